@@ -1,0 +1,112 @@
+#!/bin/sh
+# bootstrap.sh: set up vmctl on a Debian 12 host and run it.
+#
+#   ./bootstrap.sh            install what is missing and build
+#   ./bootstrap.sh validate   ... then run the host report (vmctl validate)
+#   ./bootstrap.sh check      ... then run the whole test suite
+#
+# Idempotent: packages are installed only when missing, autoreconf and
+# configure run only when their inputs changed. QEMU=backports takes QEMU and
+# libvirt from bookworm-backports. The build lives in ./build.
+set -eu
+
+cd "$(dirname "$0")"
+SRCDIR=$(pwd)
+BUILDDIR=${BUILDDIR:-$SRCDIR/build}
+MODE=${1:-build}
+if [ $# -gt 0 ]; then shift; fi
+
+say() { echo "bootstrap: $*" >&2; }
+die() { echo "bootstrap: $*" >&2; exit 2; }
+
+case "$MODE" in
+build | validate | check) ;;
+*) die "mode '$MODE' is unknown: use validate, check or nothing" ;;
+esac
+
+PACKAGES="build-essential autoconf automake libtool pkg-config
+  libglib2.0-dev libjson-c-dev libvirt-dev linux-libc-dev
+  qemu-system-x86 qemu-utils busybox-static cpio jq kmod xz-utils zstd
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils"
+BACKPORTED="qemu-system-x86 qemu-utils libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
+
+install_packages() {
+    missing=""
+    for p in $PACKAGES; do
+        dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
+    done
+    if [ "${QEMU:-}" = backports ]; then
+        if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            echo "deb http://deb.debian.org/debian bookworm-backports main" >/etc/apt/sources.list.d/vmctl-backports.list
+            need_update=1
+        fi
+        v=$(dpkg-query -W -f '${Version}' qemu-system-x86 2>/dev/null || true)
+        case "$v" in *bpo*) ;; *) backports=1 ;; esac
+    fi
+    [ -z "$missing" ] && [ -z "${backports:-}" ] && return 0
+    [ "$(id -u)" = 0 ] || die "packages missing ($missing ): run as root to install them"
+    export DEBIAN_FRONTEND=noninteractive
+    if [ -n "${need_update:-}" ] || [ ! -e /var/lib/apt/lists/lock ] || [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v lock)" ] || [ -n "$missing" ]; then
+        say "apt-get update"
+        apt-get update -qq
+    fi
+    if [ -n "$missing" ]; then
+        say "installing:$missing"
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+    if [ -n "${backports:-}" ]; then
+        say "installing QEMU and libvirt from bookworm-backports"
+        apt-get install -y -qq --no-install-recommends -t bookworm-backports $BACKPORTED >/dev/null
+    fi
+}
+
+build() {
+    if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+        say "autoreconf"
+        autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+    fi
+    mkdir -p "$BUILDDIR"
+    if [ ! -f "$BUILDDIR/Makefile" ] || [ configure -nt "$BUILDDIR/config.status" ]; then
+        say "configure"
+        (cd "$BUILDDIR" && "$SRCDIR/configure" -q)
+    fi
+    say "make"
+    make -s -C "$BUILDDIR" -j"$(nproc)" all
+}
+
+# Print "N passed, N failed[, N skipped]" from automake's test-suite.log.
+summary() {
+    log="$BUILDDIR/test-suite.log"
+    [ -f "$log" ] || { echo "0 passed, 1 failed"; return; }
+    get() { sed -n "s/^# $1: *\([0-9]*\)$/\1/p" "$log" | head -n1; }
+    pass=$(get PASS); fail=$(get FAIL); skip=$(get SKIP); xpass=$(get XPASS); err=$(get ERROR); xfail=$(get XFAIL)
+    failed=$(( ${fail:-0} + ${xpass:-0} + ${err:-0} ))
+    passed=$(( ${pass:-0} + ${xfail:-0} ))
+    if [ "${skip:-0}" -gt 0 ]; then
+        echo "$passed passed, $failed failed, ${skip} skipped"
+    else
+        echo "$passed passed, $failed failed"
+    fi
+}
+
+install_packages
+build
+
+case "$MODE" in
+validate)
+    exec "$BUILDDIR/vmctl" validate "$@"
+    ;;
+check)
+    rc=0
+    make -C "$BUILDDIR" -j"$(nproc)" check "$@" || rc=$?
+    if [ $rc -ne 0 ]; then
+        # show what failed, then the summary line last
+        for f in $(sed -n 's/^FAIL: \(.*\)$/\1/p; s/^ERROR: \(.*\)$/\1/p' "$BUILDDIR/test-suite.log" 2>/dev/null | sort -u); do
+            :
+        done
+        grep -h '^not ok\|^Bail out' "$BUILDDIR"/tests/*/*.log "$BUILDDIR"/tests/*/*/*.log 2>/dev/null | head -n 40 >&2 || true
+    fi
+    summary
+    exit $rc
+    ;;
+esac

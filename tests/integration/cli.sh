@@ -1,0 +1,24 @@
+#!/bin/sh
+# cli.sh: the command table, help, exit codes and one-line errors.
+. "$top_srcdir/tests/lib/tap.sh"
+
+out=$("$VMCTL" help 2>&1); rc=$?
+is "vmctl help exits 0" "$rc" 0
+like "vmctl help lists validate" "$out" "validate"
+
+out=$("$VMCTL" nosuchcmd 2>&1); rc=$?
+is "unknown command exits 2" "$rc" 2
+is "unknown command is one line naming it" "$out" "vmctl: command 'nosuchcmd' is unknown: 'vmctl help' lists the commands"
+
+a=$("$VMCTL" help version 2>&1)
+b=$("$VMCTL" version --help 2>&1)
+is "'vmctl help CMD' equals 'vmctl CMD --help'" "$a" "$b"
+
+v=$("$VMCTL" version --json | jq -r .version)
+like "version --json gives the version" "$v" '^[0-9]+\.[0-9]+\.[0-9]+$'
+
+out=$("$VMCTL" version --bogus 2>&1); rc=$?
+is "unknown option exits 2" "$rc" 2
+is "unknown option error is one line" "$(printf '%s\n' "$out" | wc -l)" 1
+
+tap_done

@@ -1,0 +1,95 @@
+# tap.sh: TAP output for the shell integration tests (sourced).
+#
+# Every test point is `ok N - text` or `not ok N - text`. A test that needs
+# something this machine lacks skips with the reason; under CI=true a skip of
+# a KVM, QEMU, KSM or libvirt test is a failure, because CI machines have
+# all of them.
+
+_tap_n=0
+_tap_failed=0
+_tap_cleanups=""
+
+: "${VMCTL:=$top_builddir/vmctl}"
+: "${VMCTLD:=$top_builddir/vmctld}"
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-test.XXXXXX")
+export TEST_TMP
+
+tap_plan() { echo "1..$1"; }
+
+ok() {
+    _tap_n=$((_tap_n + 1))
+    echo "ok $_tap_n - $*"
+}
+
+not_ok() {
+    _tap_n=$((_tap_n + 1))
+    _tap_failed=$((_tap_failed + 1))
+    echo "not ok $_tap_n - $*"
+}
+
+diag() { echo "# $*" | sed '2,$s/^/# /'; }
+
+# check DESCRIPTION COMMAND...: one test point from a command's status.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# is DESCRIPTION GOT EXPECTED
+is() {
+    if [ "$2" = "$3" ]; then
+        ok "$1"
+    else
+        not_ok "$1"
+        diag "got:      '$2'"
+        diag "expected: '$3'"
+    fi
+}
+
+# like DESCRIPTION TEXT REGEX (extended regex)
+like() {
+    if printf '%s' "$2" | grep -Eq -- "$3"; then
+        ok "$1"
+    else
+        not_ok "$1"
+        diag "text '$2' does not match /$3/"
+    fi
+}
+
+# skip DESCRIPTION REASON [KIND]: KIND in kvm|qemu|ksm|libvirt|hugetlb makes it
+# a failure under CI=true.
+skip() {
+    _tap_n=$((_tap_n + 1))
+    if [ "${CI:-}" = "true" ] && [ -n "${3:-}" ]; then
+        _tap_failed=$((_tap_failed + 1))
+        echo "not ok $_tap_n - $1 # needs $3 under CI: $2"
+    else
+        echo "ok $_tap_n - $1 # SKIP $2"
+    fi
+}
+
+have_kvm() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+have_qemu() { command -v "${VMCTL_QEMU:-qemu-system-x86_64}" >/dev/null 2>&1; }
+have_ksm() { [ -w /sys/kernel/mm/ksm/run ]; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# on_exit COMMAND: run at exit, last registered first.
+on_exit() { _tap_cleanups="$1; $_tap_cleanups"; }
+
+_tap_finish() {
+    local rc=$?
+    eval "$_tap_cleanups" >/dev/null 2>&1 || true
+    rm -rf "$TEST_TMP"
+    if [ $rc -ne 0 ] && [ $_tap_failed -eq 0 ]; then
+        echo "Bail out! test script exited with status $rc"
+    fi
+}
+trap _tap_finish EXIT
+trap 'exit 130' INT TERM
+
+# tap_done: call at the end; the plan comes last so tests may be dynamic.
+tap_done() {
+    echo "1..$_tap_n"
+    exit 0
+}
