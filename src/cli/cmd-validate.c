@@ -5,21 +5,11 @@
 
 #include "cli/builtin.h"
 #include "host.h"
+#include "validate.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* Checks of the report that have no implementation in this build yet; they
- * are listed as such, never as results. */
-static const char *const not_built[] = {
-    "dirty-log probe per backing and mode",
-    "huge-page mapping under dirty logging",
-    "guest dirty-rate accuracy",
-    "migration with page-level verification",
-    "NVDIMM content across migration",
-    "KSM positive and negative checks",
-    "accessed-bit coverage per backing",
-};
+#include <unistd.h>
 
 static void print_changes(json_object *arr, const char *indent)
 {
@@ -65,29 +55,96 @@ static void print_facts(json_object *facts)
     printf("  libvirt           %s\n", jstr(facts, "libvirt.library_version"));
 }
 
+struct progress_ctx {
+    bool human;
+    bool tap;
+    bool tty; /* progress lines are rewritten in place on a terminal */
+    unsigned n;
+};
+
+static void progress(const VmctlCheckInfo *info, const VmctlCheckResult *res, void *data)
+{
+    struct progress_ctx *pc = data;
+
+    if (pc->human) {
+        if (!res && pc->tty) {
+            printf("  %-44s ...", info->title);
+            fflush(stdout);
+        } else if (res) {
+            printf("%s  %-44s %-14s %s\n", pc->tty ? "\r" : "", info->title, vmctl_check_status_name(res->status),
+                   res->summary);
+        }
+    }
+    if (pc->tap && res) {
+        pc->n++;
+        if (res->status == VMCTL_CHECK_PASS)
+            printf("ok %u - %s: %s\n", pc->n, info->id, res->summary);
+        else if (res->status == VMCTL_CHECK_NA)
+            printf("ok %u - %s # SKIP %s\n", pc->n, info->id, res->summary);
+        else
+            printf("not ok %u - %s: %s %s\n", pc->n, info->id, vmctl_check_status_name(res->status), res->summary);
+        printf("  ---\n  evidence: %s\n  ...\n", json_object_to_json_string_ext(res->evidence, JSON_C_TO_STRING_PLAIN));
+        fflush(stdout);
+    }
+}
+
 int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
 {
-    g_autoptr(json_object) report = json_object_new_object();
-    json_object *facts;
-    json_object *nb;
+    gboolean quick = FALSE, tap = FALSE;
+    g_auto(GStrv) backends = NULL;
+    const GOptionEntry entries[] = {
+        { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "the short variant of every check (under 60 s)", NULL },
+        { "tap", 0, 0, G_OPTION_ARG_NONE, &tap, "print TAP 13, one test point per check", NULL },
+        { "backend", 0, 0, G_OPTION_ARG_STRING_ARRAY, &backends, "also validate this memory backing", "SPEC" },
+        { NULL },
+    };
+    g_autoptr(json_object) report = NULL;
+    struct progress_ctx pc = { 0 };
+    VmctlValidateOpts opts = { 0 };
+    const char *const *nb = vmctl_validate_not_built();
+    json_object *facts, *nbj;
+    int status;
 
-    if (!vmctl_cli_parse(ctx, &argc, &argv, "", "Report what this host does with DAX-backed guest memory.", NULL))
+    if (!vmctl_cli_parse(ctx, &argc, &argv, "", "Report what this host does with DAX-backed guest memory.", entries))
         return VMCTL_EXIT_USAGE;
+    if (argc > 1) {
+        fprintf(stderr, "vmctl validate: argument '%s' is not expected\n", argv[1]);
+        return VMCTL_EXIT_USAGE;
+    }
+    if (tap && ctx->json) {
+        fprintf(stderr, "vmctl validate: --tap and --json cannot be combined\n");
+        return VMCTL_EXIT_USAGE;
+    }
+    opts.quick = quick;
+    opts.backends = backends;
+    pc.human = !ctx->json && !tap;
+    pc.tap = tap;
+    pc.tty = isatty(STDOUT_FILENO);
 
     facts = vmctl_host_facts();
+    if (pc.human) {
+        print_facts(facts);
+        printf("\nChecks\n");
+    }
+    if (tap)
+        printf("TAP version 13\n");
+    report = vmctl_validate_run(&opts, progress, &pc);
     json_object_object_add(report, "host", facts);
-    nb = json_object_new_array();
-    for (size_t i = 0; i < G_N_ELEMENTS(not_built); i++)
-        json_object_array_add(nb, json_object_new_string(not_built[i]));
-    json_object_object_add(report, "not_built", nb);
+    nbj = json_object_new_array();
+    for (size_t i = 0; nb[i]; i++)
+        json_object_array_add(nbj, json_object_new_string(nb[i]));
+    json_object_object_add(report, "not_built", nbj);
+    status = vmctl_validate_exit_status(report);
 
     if (ctx->json) {
         vmctl_json_print(report);
-        return VMCTL_EXIT_OK;
+    } else if (tap) {
+        printf("1..%u\n", pc.n);
+    } else {
+        printf("\nNot built yet in this version (not run, no result):\n");
+        for (size_t i = 0; nb[i]; i++)
+            printf("  - %s\n", nb[i]);
+        printf("\nVerdict: %s\n", json_object_get_string(json_object_object_get(report, "verdict")));
     }
-    print_facts(facts);
-    printf("\nNot built yet in this version (not run, no result):\n");
-    for (size_t i = 0; i < G_N_ELEMENTS(not_built); i++)
-        printf("  - %s\n", not_built[i]);
-    return VMCTL_EXIT_OK;
+    return status;
 }
