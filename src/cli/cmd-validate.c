@@ -5,6 +5,7 @@
 
 #include "cli/builtin.h"
 #include "host.h"
+#include "report_html.h"
 #include "validate.h"
 
 #include <stdio.h>
@@ -91,11 +92,13 @@ static void progress(const VmctlCheckInfo *info, const VmctlCheckResult *res, vo
 int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     gboolean quick = FALSE, tap = FALSE;
+    g_autofree char *html = NULL;
     g_auto(GStrv) backends = NULL;
     const GOptionEntry entries[] = {
         { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "the short variant of every check (under 60 s)", NULL },
         { "tap", 0, 0, G_OPTION_ARG_NONE, &tap, "print TAP 13, one test point per check", NULL },
         { "backend", 0, 0, G_OPTION_ARG_STRING_ARRAY, &backends, "also validate this memory backing", "SPEC" },
+        { "html", 0, 0, G_OPTION_ARG_FILENAME, &html, "also write the report as one self-contained HTML page", "FILE" },
         { NULL },
     };
     g_autoptr(json_object) report = NULL;
@@ -135,6 +138,15 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
         json_object_array_add(nbj, json_object_new_string(nb[i]));
     json_object_object_add(report, "not_built", nbj);
     status = vmctl_validate_exit_status(report);
+    if (html) {
+        g_autofree char *page = vmctl_report_html(report);
+        g_autoptr(GError) err = NULL;
+
+        if (!vmctl_write_file_atomic(html, page, -1, 0644, &err)) {
+            vmctl_cli_fail(err);
+            return VMCTL_EXIT_USAGE;
+        }
+    }
 
     if (ctx->json) {
         vmctl_json_print(report);

@@ -1,0 +1,178 @@
+/* report_html.c: render the validate report as a self-contained HTML page
+ * with inline SVG line plots. Everything that comes from the report is
+ * escaped; no script, no external resource. */
+#include "config.h"
+
+#include "report_html.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PLOT_W 560 /* px */
+#define PLOT_H 220 /* px */
+#define PLOT_PAD 44 /* px, room for the axis labels */
+
+static const char *const colours[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b" };
+
+static void esc(GString *s, const char *text)
+{
+    g_autofree char *e = g_markup_escape_text(text ? text : "", -1);
+
+    g_string_append(s, e);
+}
+
+static bool point_xy(json_object *p, double *x, double *y)
+{
+    if (!json_object_is_type(p, json_type_array) || json_object_array_length(p) < 2)
+        return false;
+    *x = json_object_get_double(json_object_array_get_idx(p, 0));
+    *y = json_object_get_double(json_object_array_get_idx(p, 1));
+    return isfinite(*x) && isfinite(*y);
+}
+
+char *vmctl_report_svg_plot(json_object *series)
+{
+    GString *s = g_string_new(NULL);
+    double xmin = INFINITY, xmax = -INFINITY, ymin = 0, ymax = -INFINITY;
+    size_t nseries = json_object_is_type(series, json_type_array) ? json_object_array_length(series) : 0;
+    const char *xl = NULL, *yl = NULL;
+
+    for (size_t i = 0; i < nseries; i++) {
+        json_object *sr = json_object_array_get_idx(series, i);
+        json_object *pts = json_object_object_get(sr, "points");
+
+        if (!xl)
+            xl = json_object_get_string(json_object_object_get(sr, "x_label"));
+        if (!yl)
+            yl = json_object_get_string(json_object_object_get(sr, "y_label"));
+        for (size_t j = 0; pts && j < json_object_array_length(pts); j++) {
+            double x, y;
+            if (!point_xy(json_object_array_get_idx(pts, j), &x, &y))
+                continue;
+            xmin = MIN(xmin, x), xmax = MAX(xmax, x), ymin = MIN(ymin, y), ymax = MAX(ymax, y);
+        }
+    }
+    if (!(xmax >= xmin) || !(ymax >= ymin)) {
+        g_string_free(s, TRUE);
+        return g_strdup("");
+    }
+    if (xmax == xmin)
+        xmax = xmin + 1;
+    if (ymax == ymin)
+        ymax = ymin + 1;
+
+    g_string_append_printf(s, "<svg class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                              "viewBox=\"0 0 %d %d\">\n", PLOT_W, PLOT_H, PLOT_W, PLOT_H);
+    g_string_append_printf(s, "<rect x=\"%d\" y=\"8\" width=\"%d\" height=\"%d\" fill=\"#fafafa\" stroke=\"#999\"/>\n",
+                           PLOT_PAD, PLOT_W - PLOT_PAD - 8, PLOT_H - PLOT_PAD - 8);
+    g_string_append_printf(s, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.4g</text>\n",
+                           PLOT_PAD - 4, 16, ymax);
+    g_string_append_printf(s, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.4g</text>\n",
+                           PLOT_PAD - 4, PLOT_H - PLOT_PAD, ymin);
+    g_string_append_printf(s, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%.4g</text>\n", PLOT_PAD,
+                           PLOT_H - PLOT_PAD + 16, xmin);
+    g_string_append_printf(s, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.4g</text>\n",
+                           PLOT_W - 8, PLOT_H - PLOT_PAD + 16, xmax);
+    g_string_append_printf(s, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">", PLOT_W / 2,
+                           PLOT_H - PLOT_PAD + 16);
+    esc(s, xl);
+    g_string_append(s, "</text>\n");
+    g_string_append_printf(s, "<text x=\"12\" y=\"%d\" font-size=\"11\" transform=\"rotate(-90 12 %d)\" "
+                              "text-anchor=\"middle\">", PLOT_H / 2, PLOT_H / 2);
+    esc(s, yl);
+    g_string_append(s, "</text>\n");
+
+    for (size_t i = 0; i < nseries; i++) {
+        json_object *sr = json_object_array_get_idx(series, i);
+        json_object *pts = json_object_object_get(sr, "points");
+        const char *col = colours[i % G_N_ELEMENTS(colours)];
+
+        g_string_append_printf(s, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+                               col);
+        for (size_t j = 0; pts && j < json_object_array_length(pts); j++) {
+            double x, y;
+            if (!point_xy(json_object_array_get_idx(pts, j), &x, &y))
+                continue;
+            g_string_append_printf(s, "%.1f,%.1f ",
+                                   PLOT_PAD + (x - xmin) / (xmax - xmin) * (PLOT_W - PLOT_PAD - 8),
+                                   8 + (1 - (y - ymin) / (ymax - ymin)) * (PLOT_H - PLOT_PAD - 8));
+        }
+        g_string_append(s, "\"/>\n");
+        g_string_append_printf(s, "<text x=\"%d\" y=\"%zu\" font-size=\"11\" fill=\"%s\">", PLOT_PAD + 6,
+                               22 + 13 * i, col);
+        esc(s, json_object_get_string(json_object_object_get(sr, "name")));
+        g_string_append(s, "</text>\n");
+    }
+    g_string_append(s, "</svg>\n");
+    return g_string_free(s, FALSE);
+}
+
+static const char *status_class(const char *st)
+{
+    if (g_strcmp0(st, "PASS") == 0)
+        return "pass";
+    if (g_strcmp0(st, "FAIL") == 0)
+        return "fail";
+    if (g_strcmp0(st, "NOT APPLICABLE") == 0)
+        return "na";
+    return "error";
+}
+
+char *vmctl_report_html(json_object *report)
+{
+    GString *s = g_string_new(NULL);
+    json_object *checks = json_object_object_get(report, "checks");
+    json_object *host = json_object_object_get(report, "host");
+    json_object *nb = json_object_object_get(report, "not_built");
+
+    g_string_append(s, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+                       "<title>vmctl host report</title>\n<style>\n"
+                       "body{font-family:sans-serif;margin:2em;max-width:70em}\n"
+                       "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
+                       "vertical-align:top}\n"
+                       ".pass{background:#d9f2d9}.fail{background:#f8d0d0}.na{background:#eee}.error{background:#fde6c4}\n"
+                       "pre{white-space:pre-wrap;font-size:12px;margin:0}\n</style></head><body>\n");
+    g_string_append(s, "<h1>vmctl host report</h1>\n<p>Verdict: <b class=\"");
+    esc(s, json_object_get_string(json_object_object_get(report, "verdict")));
+    g_string_append(s, "\">");
+    esc(s, json_object_get_string(json_object_object_get(report, "verdict")));
+    g_string_append(s, "</b></p>\n<h2>Checks</h2>\n<table id=\"checks\"><tr><th>check</th><th>status</th>"
+                       "<th>summary</th><th>evidence</th></tr>\n");
+    for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
+        json_object *c = json_object_array_get_idx(checks, i);
+        json_object *ev = json_object_object_get(c, "evidence");
+        json_object *series = ev ? json_object_object_get(ev, "series") : NULL;
+        const char *st = json_object_get_string(json_object_object_get(c, "status"));
+
+        g_string_append_printf(s, "<tr class=\"%s\"><td>", status_class(st));
+        esc(s, json_object_get_string(json_object_object_get(c, "title")));
+        g_string_append(s, "<br><small>");
+        esc(s, json_object_get_string(json_object_object_get(c, "id")));
+        g_string_append(s, "</small></td><td>");
+        esc(s, st);
+        g_string_append(s, "</td><td>");
+        esc(s, json_object_get_string(json_object_object_get(c, "summary")));
+        if (series) {
+            g_autofree char *svg = vmctl_report_svg_plot(series);
+            g_string_append(s, "<br>");
+            g_string_append(s, svg);
+        }
+        g_string_append(s, "</td><td><pre>");
+        esc(s, ev ? json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) : "");
+        g_string_append(s, "</pre></td></tr>\n");
+    }
+    g_string_append(s, "</table>\n");
+    if (nb && json_object_array_length(nb) > 0) {
+        g_string_append(s, "<h2>Not built in this version (not run, no result)</h2>\n<ul>\n");
+        for (size_t i = 0; i < json_object_array_length(nb); i++) {
+            g_string_append(s, "<li>");
+            esc(s, json_object_get_string(json_object_array_get_idx(nb, i)));
+            g_string_append(s, "</li>\n");
+        }
+        g_string_append(s, "</ul>\n");
+    }
+    g_string_append(s, "<h2>Host facts</h2>\n<pre id=\"host\">");
+    esc(s, host ? json_object_to_json_string_ext(host, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) : "");
+    g_string_append(s, "</pre>\n</body></html>\n");
+    return g_string_free(s, FALSE);
+}
