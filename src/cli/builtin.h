@@ -41,5 +41,6 @@ int vmctl_cli_failf(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
 /* The commands. Keep this list and the table in vmctl.c sorted. */
 int cmd_help(int argc, char **argv, struct vmctl_ctx *ctx);
+int cmd_list(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_version(int argc, char **argv, struct vmctl_ctx *ctx);

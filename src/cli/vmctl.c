@@ -4,6 +4,7 @@
 
 #include "cli/builtin.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 static const struct vmctl_cmd commands[] = {
     /* sorted by name */
     { "help", cmd_help, "show help for vmctl or for one command" },
+    { "list", cmd_list, "list the guests vmctld supervises" },
     { "validate", cmd_validate, "run the host report: facts and checks with evidence" },
     { "version", cmd_version, "print the version of vmctl" },
 };
@@ -26,7 +28,7 @@ static const struct vmctl_cmd *find_command(const char *name)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: vmctl [--json] COMMAND [ARGS...]\n\ncommands:\n");
+    fprintf(out, "usage: vmctl [--json] [--socket PATH] COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n'vmctl help COMMAND' or 'vmctl COMMAND --help' for a command's options\n");
@@ -114,9 +116,13 @@ int main(int argc, char **argv)
     const struct vmctl_cmd *cmd;
     int i = 1;
 
+    signal(SIGPIPE, SIG_IGN); /* a closed socket is an error to report, not a death */
+
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             ctx.json = true;
+        } else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+            ctx.socket_path = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return VMCTL_EXIT_OK;

@@ -1,0 +1,38 @@
+/* server.h: vmctld's control socket: a Unix stream socket speaking one JSON
+ * object per line in each direction, with peer credentials checked on
+ * every connection. Requests are dispatched to handlers by command name. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-c/json.h>
+
+#include "util.h"
+
+#define VMCTLD_MAX_REQUEST (1024 * 1024) /* bytes per request line */
+
+typedef struct VmctldServer VmctldServer;
+
+/* A handler returns the "return" value (a new reference, may be an empty
+ * object) or NULL with error set; the server wraps either in a reply. */
+typedef json_object *(*VmctldHandler)(VmctldServer *srv, json_object *args, void *data, GError **error);
+
+typedef struct {
+    const char *name;
+    VmctldHandler fn;
+} VmctldCommand;
+
+/* Listen on `path` (replacing a stale socket, refusing a live one), mode
+ * 0600, or 0660 with group `group` (NULL: root only). */
+VmctldServer *vmctld_server_new(const char *path, const char *group, const VmctldCommand *commands,
+                                size_t n_commands, void *data, GError **error);
+void vmctld_server_free(VmctldServer *srv);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmctldServer, vmctld_server_free)
+
+/* Is a peer with these credentials allowed? (exposed for tests) */
+bool vmctld_peer_allowed(uid_t uid, const gid_t *gids, size_t n_gids, gid_t allowed_gid, bool have_group);
+
+/* Error classes of the protocol (like QMP's). */
+#define VMCTLD_ERR_GENERIC "GenericError"
+#define VMCTLD_ERR_BAD_REQUEST "BadRequest"
+#define VMCTLD_ERR_UNKNOWN_COMMAND "CommandNotFound"
+#define VMCTLD_ERR_DENIED "PermissionDenied"

@@ -1,0 +1,109 @@
+/* vmctld.c: the vmctl daemon. A GLib main loop serving the control socket;
+ * it keeps one JSON state file per guest in the state dir so that it can
+ * reattach to its guests after a restart. Guests are not its children in
+ * the process-lifetime sense: they keep running when vmctld dies. */
+#include "config.h"
+
+#include "daemon/server.h"
+#include "daemon/state.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define VMCTLD_DEFAULT_SOCKET "/run/vmctl/vmctld.sock"
+#define VMCTLD_DEFAULT_STATE_DIR "/var/lib/vmctl"
+
+typedef struct {
+    GMainLoop *loop;
+    char *state_dir;
+} Daemon;
+
+static json_object *cmd_ping(VmctldServer *srv, json_object *args, void *data, GError **error)
+{
+    json_object *r = json_object_new_object();
+
+    vmctl_json_add_str(r, "version", PACKAGE_VERSION);
+    vmctl_json_add_i64(r, "pid", getpid());
+    return r;
+}
+
+static json_object *cmd_list(VmctldServer *srv, json_object *args, void *data, GError **error)
+{
+    Daemon *d = data;
+
+    return vmctld_state_list(d->state_dir, error);
+}
+
+/* sorted by name */
+static const VmctldCommand commands[] = {
+    { "list", cmd_list },
+    { "ping", cmd_ping },
+};
+
+static gboolean on_signal(gpointer data)
+{
+    Daemon *d = data;
+
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_REMOVE;
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *socket_path = NULL;
+    g_autofree char *state_dir = NULL;
+    g_autofree char *group = NULL;
+    gint ready_fd = -1;
+    const GOptionEntry entries[] = {
+        { "socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "control socket (default " VMCTLD_DEFAULT_SOCKET ")",
+          "PATH" },
+        { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+          "one JSON file per guest (default " VMCTLD_DEFAULT_STATE_DIR ")", "DIR" },
+        { "group", 0, 0, G_OPTION_ARG_STRING, &group, "also let members of GROUP use the socket (mode 0660)",
+          "GROUP" },
+        { "ready-fd", 0, 0, G_OPTION_ARG_INT, &ready_fd, "write one byte to FD once the socket listens", "FD" },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) octx = g_option_context_new("");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmctldServer) srv = NULL;
+    Daemon d = { 0 };
+
+    g_option_context_set_summary(octx, "Launch and supervise QEMU guests on DAX-backed memory.");
+    g_option_context_add_main_entries(octx, entries, NULL);
+    if (!g_option_context_parse(octx, &argc, &argv, &err)) {
+        fprintf(stderr, "vmctld: %s\n", err->message);
+        return 2;
+    }
+    if (!socket_path)
+        socket_path = g_strdup(VMCTLD_DEFAULT_SOCKET);
+    if (!state_dir)
+        state_dir = g_strdup(VMCTLD_DEFAULT_STATE_DIR);
+    d.state_dir = state_dir;
+    if (!vmctld_state_dir_prepare(state_dir, &err)) {
+        fprintf(stderr, "vmctld: %s\n", err->message);
+        return 1;
+    }
+    srv = vmctld_server_new(socket_path, group, commands, G_N_ELEMENTS(commands), &d, &err);
+    if (!srv) {
+        fprintf(stderr, "vmctld: %s\n", err->message);
+        return 1;
+    }
+    d.loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGTERM, on_signal, &d);
+    g_unix_signal_add(SIGINT, on_signal, &d);
+    signal(SIGPIPE, SIG_IGN);
+    g_message("vmctld %s listening on %s, state in %s", PACKAGE_VERSION, socket_path, state_dir);
+    if (ready_fd >= 0) {
+        if (write(ready_fd, "1", 1) != 1)
+            g_warning("cannot signal readiness on fd %d: %s", ready_fd, g_strerror(errno));
+        close(ready_fd);
+    }
+    g_main_loop_run(d.loop);
+    g_message("vmctld stopping; guests keep running");
+    g_main_loop_unref(d.loop);
+    return 0;
+}
