@@ -56,8 +56,10 @@ int main(int argc, char **argv)
     g_autofree char *socket_path = NULL;
     g_autofree char *state_dir = NULL;
     g_autofree char *group = NULL;
+    g_autofree char *config = NULL;
     gint ready_fd = -1;
     const GOptionEntry entries[] = {
+        { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "key file with socket, state-dir, group", "FILE" },
         { "socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "control socket (default " VMCTLD_DEFAULT_SOCKET ")",
           "PATH" },
         { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
@@ -77,6 +79,22 @@ int main(int argc, char **argv)
     if (!g_option_context_parse(octx, &argc, &argv, &err)) {
         fprintf(stderr, "vmctld: %s\n", err->message);
         return 2;
+    }
+    if (config) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+
+        if (!g_key_file_load_from_file(kf, config, G_KEY_FILE_NONE, &err)) {
+            fprintf(stderr, "vmctld: config '%s': %s\n", config, err->message);
+            return 2;
+        }
+        if (!socket_path)
+            socket_path = g_key_file_get_string(kf, "vmctld", "socket", NULL);
+        if (!state_dir)
+            state_dir = g_key_file_get_string(kf, "vmctld", "state-dir", NULL);
+        if (!group)
+            group = g_key_file_get_string(kf, "vmctld", "group", NULL);
+        if (group && !*group)
+            g_clear_pointer(&group, g_free);
     }
     if (!socket_path)
         socket_path = g_strdup(VMCTLD_DEFAULT_SOCKET);

@@ -75,6 +75,28 @@ else
     skip "access control" "needs root and setpriv"
 fi
 
+# a config file names the socket, state dir and group; members of the group
+# are served through a 0660 socket
+cfg_sock="$TEST_TMP/cfg/vmctld.sock"
+mkdir -p "$TEST_TMP/cfg"
+printf '[vmctld]\nsocket=%s\nstate-dir=%s\ngroup=nogroup\n' "$cfg_sock" "$TEST_TMP/cfgstate" >"$TEST_TMP/cfg/vmctld.conf"
+exec 9>"$TEST_TMP/cfg/ready"
+"$VMCTLD" --config "$TEST_TMP/cfg/vmctld.conf" --ready-fd 9 2>"$TEST_TMP/cfg/log" &
+cfg_pid=$!
+exec 9>&-
+on_exit "kill $cfg_pid"
+i=0; while [ ! -s "$TEST_TMP/cfg/ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+is "vmctld --config listens on the configured socket" "$(VMCTL_SOCKET=$cfg_sock "$VMCTL" list --json | jq -c .)" "[]"
+is "with --group the socket is 0660" "$(stat -c '%a %G' "$cfg_sock")" "660 nogroup"
+if is_root && command -v setpriv >/dev/null; then
+    chmod 755 "$TEST_TMP/cfg"
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env VMCTL_SOCKET="$cfg_sock" VMCTLD=/nonexistent "$TEST_TMP/vmctl-copy" list --json 2>&1)
+    is "a member of the group is served" "$(printf '%s' "$out" | jq -c .)" "[]"
+else
+    skip "group member served" "needs root and setpriv"
+fi
+kill "$cfg_pid"
+
 # a second daemon on the same socket is refused; stop by SIGTERM
 out=$("$VMCTLD" --socket "$VMCTL_SOCKET" --state-dir "$VMCTL_STATE_DIR" 2>&1); rc=$?
 is "a second vmctld on a live socket exits 1" "$rc" 1
