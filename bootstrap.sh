@@ -60,6 +60,16 @@ install_packages() {
     fi
 }
 
+# Users and groups libvirt's QEMU driver expects (Debian's
+# libvirt-daemon-system would create them, but it pulls in systemd).
+setup_host() {
+    [ "$(id -u)" = 0 ] || return 0
+    getent group kvm >/dev/null || groupadd -r kvm
+    getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+    getent passwd libvirt-qemu >/dev/null ||
+        useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+}
+
 build() {
     if [ ! -x configure ] || [ configure.ac -nt configure ]; then
         say "autoreconf"
@@ -90,6 +100,7 @@ summary() {
 }
 
 install_packages
+setup_host
 build
 
 case "$MODE" in
