@@ -12,8 +12,16 @@
 
 static const struct vmctl_cmd commands[] = {
     /* sorted by name */
+    { "backend", cmd_backend, "probe and list memory backings (DAX, hugetlbfs, tmpfs, files)" },
+    { "console", cmd_console, "attach to a guest's serial console" },
     { "help", cmd_help, "show help for vmctl or for one command" },
+    { "hook", cmd_hook, "libvirt QEMU hook: check memory backings of a domain (XML on stdin)" },
+    { "info", cmd_info, "show a guest: state, accelerator and why, backing, sockets" },
+    { "kill", cmd_kill, "kill a guest's QEMU and forget the guest" },
+    { "launch", cmd_launch, "launch a guest on a memory backing under vmctld" },
     { "list", cmd_list, "list the guests vmctld supervises" },
+    { "qmp", cmd_qmp, "send one QMP command to a guest's QEMU" },
+    { "stop", cmd_stop, "stop a guest (QMP quit) and forget it" },
     { "validate", cmd_validate, "run the host report: facts and checks with evidence" },
     { "version", cmd_version, "print the version of vmctl" },
 };

@@ -23,14 +23,22 @@ struct VmctldServer {
 };
 
 typedef struct {
+    int refs;                /* the connection and a pending call each hold one */
     VmctldServer *srv;
     GSocketConnection *conn;
     GString *buf;
     char chunk[64 * 1024];
-    bool closing;
+    bool closing;            /* stop serving: error, EOF or refusal */
+    bool pending;            /* an asynchronous call is not answered yet */
 } Client;
 
+struct VmctldCall {
+    Client *client;
+    json_object *id;
+};
+
 static void client_read(Client *c);
+static void handle_lines(Client *c);
 
 bool vmctld_peer_allowed(uid_t uid, const gid_t *gids, size_t n_gids, gid_t allowed_gid, bool have_group)
 {
@@ -71,12 +79,21 @@ static GArray *peer_groups(pid_t pid)
     return gids;
 }
 
-static void client_free(Client *c)
+static void client_unref(Client *c)
 {
+    if (--c->refs > 0)
+        return;
     g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
     g_object_unref(c->conn);
     g_string_free(c->buf, TRUE);
     g_free(c);
+}
+
+/* The connection is done with: no more reading or dispatching. */
+static void client_close(Client *c)
+{
+    c->closing = true;
+    g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
 }
 
 static void client_send(Client *c, json_object *reply)
@@ -89,7 +106,7 @@ static void client_send(Client *c, json_object *reply)
      * read them only blocks itself once the buffer is full. */
     if (!g_output_stream_write_all(out, text, strlen(text), NULL, NULL, &err) ||
         !g_output_stream_write_all(out, "\n", 1, NULL, NULL, &err))
-        c->closing = true;
+        client_close(c);
 }
 
 static json_object *error_reply(json_object *id, const char *cls, const char *desc)
@@ -105,11 +122,24 @@ static json_object *error_reply(json_object *id, const char *cls, const char *de
     return r;
 }
 
-static json_object *dispatch(VmctldServer *srv, const char *line)
+static json_object *ok_reply(json_object *id, json_object *ret)
 {
+    json_object *r = json_object_new_object();
+
+    json_object_object_add(r, "return", ret);
+    if (id)
+        json_object_object_add(r, "id", json_object_get(id));
+    return r;
+}
+
+/* Parse and run one request line. Returns the reply, or NULL when an
+ * asynchronous call was started (the client is then pending). */
+static json_object *dispatch(Client *c, const char *line)
+{
+    VmctldServer *srv = c->srv;
     g_autoptr(json_object) req = NULL;
     enum json_tokener_error jerr;
-    json_object *cmd, *args, *id = NULL;
+    json_object *cmd, *args = NULL, *id = NULL;
     g_autoptr(GError) err = NULL;
     json_object *ret;
 
@@ -132,18 +162,24 @@ static json_object *dispatch(VmctldServer *srv, const char *line)
         }
     }
     for (size_t i = 0; i < srv->n_commands; i++) {
-        json_object *r;
+        const VmctldCommand *command = &srv->commands[i];
 
-        if (strcmp(srv->commands[i].name, json_object_get_string(cmd)) != 0)
+        if (strcmp(command->name, json_object_get_string(cmd)) != 0)
             continue;
-        ret = srv->commands[i].fn(srv, args, srv->data, &err);
+        if (command->async) {
+            VmctldCall *call = g_new0(VmctldCall, 1);
+
+            call->client = c;
+            call->id = id ? json_object_get(id) : NULL;
+            c->refs++;
+            c->pending = true;
+            command->async(srv, args, call, srv->data);
+            return NULL;
+        }
+        ret = command->fn(srv, args, srv->data, &err);
         if (!ret)
             return error_reply(id, VMCTLD_ERR_GENERIC, err ? err->message : "command failed");
-        r = json_object_new_object();
-        json_object_object_add(r, "return", ret);
-        if (id)
-            json_object_object_add(r, "id", json_object_get(id));
-        return r;
+        return ok_reply(id, ret);
     }
     {
         g_autofree char *m = g_strdup_printf("command '%s' is unknown", json_object_get_string(cmd));
@@ -151,11 +187,36 @@ static json_object *dispatch(VmctldServer *srv, const char *line)
     }
 }
 
+static void call_finish(VmctldCall *call, json_object *reply)
+{
+    Client *c = call->client;
+
+    if (!c->closing)
+        client_send(c, reply);
+    json_object_put(reply);
+    json_object_put(call->id);
+    g_free(call);
+    c->pending = false;
+    if (!c->closing)
+        handle_lines(c); /* requests that arrived meanwhile */
+    client_unref(c);
+}
+
+void vmctld_call_return(VmctldCall *call, json_object *ret)
+{
+    call_finish(call, ok_reply(call->id, ret ? ret : json_object_new_object()));
+}
+
+void vmctld_call_error(VmctldCall *call, const GError *error)
+{
+    call_finish(call, error_reply(call->id, VMCTLD_ERR_GENERIC, error ? error->message : "command failed"));
+}
+
 static void handle_lines(Client *c)
 {
     char *nl;
 
-    while (!c->closing && (nl = memchr(c->buf->str, '\n', c->buf->len))) {
+    while (!c->closing && !c->pending && (nl = memchr(c->buf->str, '\n', c->buf->len))) {
         size_t n = nl - c->buf->str;
         g_autofree char *line = g_strndup(c->buf->str, n);
         g_autoptr(json_object) reply = NULL;
@@ -164,8 +225,9 @@ static void handle_lines(Client *c)
         g_strstrip(line);
         if (!*line)
             continue;
-        reply = dispatch(c->srv, line);
-        client_send(c, reply);
+        reply = dispatch(c, line);
+        if (reply)
+            client_send(c, reply);
     }
     if (!c->closing && c->buf->len > VMCTLD_MAX_REQUEST) {
         g_autoptr(json_object) reply = NULL;
@@ -173,7 +235,7 @@ static void handle_lines(Client *c)
 
         reply = error_reply(NULL, VMCTLD_ERR_BAD_REQUEST, m);
         client_send(c, reply);
-        c->closing = true;
+        client_close(c);
     }
 }
 
@@ -183,14 +245,16 @@ static void on_read(GObject *src, GAsyncResult *res, gpointer user)
     g_autoptr(GError) err = NULL;
     gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, &err);
 
-    if (n <= 0) {
-        client_free(c);
+    if (n <= 0 || c->closing) {
+        /* EOF: a pending call still answers into the void, then frees */
+        c->closing = true;
+        client_unref(c);
         return;
     }
     g_string_append_len(c->buf, c->chunk, n);
     handle_lines(c);
     if (c->closing) {
-        client_free(c);
+        client_unref(c);
         return;
     }
     client_read(c);
@@ -212,6 +276,7 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     Client *c;
 
     c = g_new0(Client, 1);
+    c->refs = 1;
     c->srv = srv;
     c->conn = g_object_ref(conn);
     c->buf = g_string_new(NULL);
@@ -230,7 +295,8 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
         g_autoptr(json_object) reply = error_reply(NULL, VMCTLD_ERR_DENIED, denied);
 
         client_send(c, reply);
-        client_free(c);
+        client_close(c);
+        client_unref(c);
         return TRUE;
     }
     client_read(c);

@@ -12,14 +12,28 @@
 
 typedef struct VmctldServer VmctldServer;
 
-/* A handler returns the "return" value (a new reference, may be an empty
- * object) or NULL with error set; the server wraps either in a reply. */
+/* One request being answered. Requests of one connection are answered in
+ * order: the next line is not dispatched before this call completes. */
+typedef struct VmctldCall VmctldCall;
+
+/* A synchronous handler returns the "return" value (a new reference) or
+ * NULL with error set; the server wraps either in a reply. */
 typedef json_object *(*VmctldHandler)(VmctldServer *srv, json_object *args, void *data, GError **error);
+
+/* An asynchronous handler completes `call` later, exactly once, with
+ * vmctld_call_return() or vmctld_call_error(), from the main loop. */
+typedef void (*VmctldAsyncHandler)(VmctldServer *srv, json_object *args, VmctldCall *call, void *data);
 
 typedef struct {
     const char *name;
-    VmctldHandler fn;
+    VmctldHandler fn;             /* one of fn and async is set */
+    VmctldAsyncHandler async;
 } VmctldCommand;
+
+/* Complete a call: `ret` is stolen. The peer may have gone meanwhile; the
+ * reply is then dropped. */
+void vmctld_call_return(VmctldCall *call, json_object *ret);
+void vmctld_call_error(VmctldCall *call, const GError *error);
 
 /* Listen on `path` (replacing a stale socket, refusing a live one), mode
  * 0600, or 0660 with group `group` (NULL: root only). */

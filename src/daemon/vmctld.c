@@ -4,8 +4,10 @@
  * the process-lifetime sense: they keep running when vmctld dies. */
 #include "config.h"
 
+#include "daemon/guests.h"
 #include "daemon/server.h"
 #include "daemon/state.h"
+#include "host.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -18,7 +20,6 @@
 
 typedef struct {
     GMainLoop *loop;
-    char *state_dir;
 } Daemon;
 
 static json_object *cmd_ping(VmctldServer *srv, json_object *args, void *data, GError **error)
@@ -30,17 +31,15 @@ static json_object *cmd_ping(VmctldServer *srv, json_object *args, void *data, G
     return r;
 }
 
-static json_object *cmd_list(VmctldServer *srv, json_object *args, void *data, GError **error)
-{
-    Daemon *d = data;
-
-    return vmctld_state_list(d->state_dir, error);
-}
-
 /* sorted by name */
 static const VmctldCommand commands[] = {
-    { "list", cmd_list },
-    { "ping", cmd_ping },
+    { "info", vmctld_guests_cmd_info, NULL },
+    { "kill", NULL, vmctld_guests_cmd_kill },
+    { "launch", NULL, vmctld_guests_cmd_launch },
+    { "list", vmctld_guests_cmd_list, NULL },
+    { "ping", cmd_ping, NULL },
+    { "qmp", NULL, vmctld_guests_cmd_qmp },
+    { "stop", NULL, vmctld_guests_cmd_stop },
 };
 
 static gboolean on_signal(gpointer data)
@@ -57,6 +56,9 @@ int main(int argc, char **argv)
     g_autofree char *state_dir = NULL;
     g_autofree char *group = NULL;
     g_autofree char *config = NULL;
+    g_autofree char *image_dir = NULL;
+    VmctldGuestsConfig gcfg;
+    VmctldGuests *guests;
     gint ready_fd = -1;
     const GOptionEntry entries[] = {
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "key file with socket, state-dir, group", "FILE" },
@@ -66,6 +68,9 @@ int main(int argc, char **argv)
           "one JSON file per guest (default " VMCTLD_DEFAULT_STATE_DIR ")", "DIR" },
         { "group", 0, 0, G_OPTION_ARG_STRING, &group, "also let members of GROUP use the socket (mode 0660)",
           "GROUP" },
+        { "image-dir", 0, 0, G_OPTION_ARG_FILENAME, &image_dir,
+          "directory with tiny.bin, vmlinuz and initramfs.cpio.zst (default: next to vmctld, else the data dir)",
+          "DIR" },
         { "ready-fd", 0, 0, G_OPTION_ARG_INT, &ready_fd, "write one byte to FD once the socket listens", "FD" },
         { NULL },
     };
@@ -100,17 +105,23 @@ int main(int argc, char **argv)
         socket_path = g_strdup(VMCTLD_DEFAULT_SOCKET);
     if (!state_dir)
         state_dir = g_strdup(VMCTLD_DEFAULT_STATE_DIR);
-    d.state_dir = state_dir;
     if (!vmctld_state_dir_prepare(state_dir, &err)) {
         fprintf(stderr, "vmctld: %s\n", err->message);
         return 1;
     }
-    srv = vmctld_server_new(socket_path, group, commands, G_N_ELEMENTS(commands), &d, &err);
+    gcfg = (VmctldGuestsConfig){ state_dir, vmctl_qemu_binary(), image_dir };
+    guests = vmctld_guests_new(&gcfg, &err);
+    if (!guests) {
+        fprintf(stderr, "vmctld: %s\n", err->message);
+        return 1;
+    }
+    srv = vmctld_server_new(socket_path, group, commands, G_N_ELEMENTS(commands), guests, &err);
     if (!srv) {
         fprintf(stderr, "vmctld: %s\n", err->message);
         return 1;
     }
     d.loop = g_main_loop_new(NULL, FALSE);
+    vmctld_guests_reattach(guests);
     g_unix_signal_add(SIGTERM, on_signal, &d);
     g_unix_signal_add(SIGINT, on_signal, &d);
     signal(SIGPIPE, SIG_IGN);
@@ -123,5 +134,7 @@ int main(int argc, char **argv)
     g_main_loop_run(d.loop);
     g_message("vmctld stopping; guests keep running");
     g_main_loop_unref(d.loop);
+    g_clear_pointer(&srv, vmctld_server_free);
+    vmctld_guests_free(guests);
     return 0;
 }

@@ -51,13 +51,21 @@ done
 check "vmctld survives 150 fuzzed connections" kill -0 "$pid"
 is "and still answers" "$(req '{"execute":"ping"}' | jq -r .return.pid)" "$pid"
 
-# state files: listed, a corrupt one reported rather than dropped
-printf '{"name":"g1","state":"running","accel":"kvm","backend":"/dev/shm/x"}\n' >"$VMCTL_STATE_DIR/g1.json"
+# state files are read at start: a guest whose QEMU is gone is listed dead,
+# an unreadable file is listed rather than dropped
+kill "$pid"
+i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+printf '{"name":"g1","state":"running","pid":999999999,"accel":"kvm","spec":{"name":"g1","backend":"/dev/shm/x"}}\n' >"$VMCTL_STATE_DIR/g1.json"
 printf '{"name":' >"$VMCTL_STATE_DIR/g2.json"
 out=$("$VMCTL" list --json)
-is "state files are listed by name" "$(printf '%s' "$out" | jq -r '.[].name' | tr '\n' ,)" "g1,g2,"
+pid=$(req '{"execute":"ping"}' | jq -r .return.pid)
+on_exit "kill $pid"
+is "state files are listed by name after a restart" "$(printf '%s' "$out" | jq -r '.[].name' | tr '\n' ,)" "g1,g2,"
+is "a guest whose QEMU is gone is dead" "$(printf '%s' "$out" | jq -r '.[0].state')" dead
+like "saying so" "$(printf '%s' "$out" | jq -r '.[0].error')" "QEMU exited while vmctld was not running"
 like "a corrupt state file is reported" "$(printf '%s' "$out" | jq -r '.[1].error')" "is not a JSON object"
-rm -f "$VMCTL_STATE_DIR/g1.json" "$VMCTL_STATE_DIR/g2.json"
+"$VMCTL" stop g1 >/dev/null && "$VMCTL" stop g2 >/dev/null
+check "stop removes both records" test ! -e "$VMCTL_STATE_DIR/g1.json" -a ! -e "$VMCTL_STATE_DIR/g2.json"
 
 # access: other users cannot reach the socket; with the socket opened up
 # by mistake, the peer-credential check still refuses them

@@ -14,7 +14,10 @@
 : "${LIBVIRT_CACHE_ROOT:=$top_builddir/tests/libvirt-cache}"
 
 libvirtd_start() {
-    local name=$1 port=$2 d="$TEST_TMP/libvirt-$name" pid i
+    local name port d pid i
+    name=$1
+    port=$2
+    d="$TEST_TMP/libvirt-$name"
     mkdir -p "$d/etc" "$d/run" "$d/lib" "$d/log" "$LIBVIRT_CACHE_ROOT/$name"
     cat >"$d/etc/libvirtd.conf" <<EOC
 listen_tls = 0
@@ -37,7 +40,6 @@ security_driver = "none"
 cgroup_controllers = [ ]
 namespaces = [ ]
 stdio_handler = "file"
-migration_address = "127.0.0.1"
 EOC
     unshare --mount --propagation private sh -c "
         mkdir -p /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt &&

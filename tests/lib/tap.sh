@@ -93,3 +93,19 @@ tap_done() {
     echo "1..$_tap_n"
     exit 0
 }
+
+# wait_for FILE REGEX SECONDS: poll a log file until a line matches.
+wait_for() {
+    local i=0 n=$(($3 * 10))
+    while [ $i -lt $n ]; do
+        grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# gone PID: the process has exited (a zombie waiting for its reaper counts)
+gone() {
+    [ ! -e "/proc/$1/status" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
