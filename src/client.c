@@ -155,7 +155,13 @@ static bool write_all(int fd, const char *buf, size_t n)
     return true;
 }
 
-static json_object *read_reply(int fd, const char *command, GError **error)
+typedef struct {
+    VmctlClientEventFunc cb;
+    void *user;
+    int timeout_ms; /* per reply line, -1: none */
+} EventSink;
+
+static json_object *read_reply(int fd, const char *command, const EventSink *sink, GError **error)
 {
     g_autoptr(GString) buf = g_string_new(NULL);
     char chunk[65536];
@@ -164,10 +170,13 @@ static json_object *read_reply(int fd, const char *command, GError **error)
         struct pollfd p = { .fd = fd, .events = POLLIN };
         char *nl;
         ssize_t n;
-        int r = poll(&p, 1, CLIENT_TIMEOUT_MS);
+        int r = poll(&p, 1, sink ? sink->timeout_ms : CLIENT_TIMEOUT_MS);
 
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && errno == EINTR) {
+            if (sink && sink->cb)
+                sink->cb(NULL, NULL, sink->user);
             continue;
+        }
         if (r == 0) {
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "vmctld did not answer '%s' within %d s", command,
                         CLIENT_TIMEOUT_MS / 1000);
@@ -181,23 +190,30 @@ static json_object *read_reply(int fd, const char *command, GError **error)
             return NULL;
         }
         g_string_append_len(buf, chunk, n);
-        nl = memchr(buf->str, '\n', buf->len);
-        if (nl) {
-            json_object *o;
+        while ((nl = memchr(buf->str, '\n', buf->len))) {
+            json_object *o, *ev;
             *nl = '\0';
             o = json_tokener_parse(buf->str);
+            g_string_erase(buf, 0, nl - buf->str + 1);
             if (!o || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "vmctld sent a reply that is not a JSON object");
                 return NULL;
+            }
+            if (json_object_object_get_ex(o, "event", &ev)) {
+                /* progress of a long call, before its reply */
+                if (sink && sink->cb)
+                    sink->cb(json_object_get_string(ev), json_object_object_get(o, "data"), sink->user);
+                json_object_put(o);
+                continue;
             }
             return o;
         }
     }
 }
 
-json_object *vmctl_client_call(const char *socket_path, const char *command, json_object *args, bool autostart,
-                               GError **error)
+static json_object *client_call(const char *socket_path, const char *command, json_object *args, bool autostart,
+                                const EventSink *sink, GError **error)
 {
     g_autoptr(GError) local = NULL;
     g_autoptr(json_object) req = json_object_new_object();
@@ -224,14 +240,14 @@ json_object *vmctl_client_call(const char *socket_path, const char *command, jso
     if (!write_all(fd, text, strlen(text)) || !write_all(fd, "\n", 1)) {
         /* the daemon may have refused us before reading: show its reply */
         int e = errno;
-        reply = read_reply(fd, command, NULL);
+        reply = read_reply(fd, command, sink, NULL);
         if (!reply) {
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot send '%s' to vmctld: %s", command, g_strerror(e));
             close(fd);
             return NULL;
         }
     } else {
-        reply = read_reply(fd, command, error);
+        reply = read_reply(fd, command, sink, error);
     }
     close(fd);
     if (!reply)
@@ -246,4 +262,18 @@ json_object *vmctl_client_call(const char *socket_path, const char *command, jso
         return NULL;
     }
     return json_object_get(ret);
+}
+
+json_object *vmctl_client_call(const char *socket_path, const char *command, json_object *args, bool autostart,
+                               GError **error)
+{
+    return client_call(socket_path, command, args, autostart, NULL, error);
+}
+
+json_object *vmctl_client_call_events(const char *socket_path, const char *command, json_object *args,
+                                      bool autostart, VmctlClientEventFunc cb, void *user_data, GError **error)
+{
+    EventSink sink = { cb, user_data, -1 };
+
+    return client_call(socket_path, command, args, autostart, &sink, error);
 }

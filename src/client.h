@@ -16,3 +16,14 @@ const char *vmctl_client_socket_path(const char *explicit_path);
  * $VMCTL_STATE_DIR. `args` is not consumed. */
 json_object *vmctl_client_call(const char *socket_path, const char *command, json_object *args, bool autostart,
                                GError **error);
+
+/* A streamed event of a long call: {"event": name, "data": data}, borrowed.
+ * Also called with name NULL when a signal interrupted the wait, so that
+ * the caller can act on it (send a cancel) while the call goes on. */
+typedef void (*VmctlClientEventFunc)(const char *name, json_object *data, void *user_data);
+
+/* Like vmctl_client_call(), for a call that streams events before its
+ * reply: each goes to `cb`. There is no reply timeout: the daemon bounds
+ * the call and streams progress meanwhile. */
+json_object *vmctl_client_call_events(const char *socket_path, const char *command, json_object *args,
+                                      bool autostart, VmctlClientEventFunc cb, void *user_data, GError **error);

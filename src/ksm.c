@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +19,12 @@
 struct VmctlKsmSettings {
     GPtrArray *names;  /* char* */
     GPtrArray *values; /* char* */
+    bool locked;       /* holds a count of the KSM lock */
 };
+
+/* The host-wide KSM lock of this process: one flock, counted. */
+static int lock_fd = -1;
+static unsigned lock_count;
 
 static const char *ksm_dir(void)
 {
@@ -44,10 +50,47 @@ static char *read_knob(const char *name, GError **error)
     return raw ? knob_value(raw) : NULL;
 }
 
+bool vmctl_ksm_lock(GError **error)
+{
+    const char *env = g_getenv("VMCTL_KSM_LOCK");
+    const char *path = env && *env ? env : "/run/vmctl-ksm.lock";
+    int fd;
+
+    if (lock_count) {
+        lock_count++;
+        return true;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot open KSM lock '%s': %s", path, g_strerror(errno));
+        return false;
+    }
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot lock '%s': %s", path, g_strerror(errno));
+            close(fd);
+            return false;
+        }
+    }
+    lock_fd = fd;
+    lock_count = 1;
+    return true;
+}
+
+void vmctl_ksm_unlock(void)
+{
+    if (!lock_count || --lock_count)
+        return;
+    close(lock_fd); /* drops the flock */
+    lock_fd = -1;
+}
+
 void vmctl_ksm_settings_free(VmctlKsmSettings *s)
 {
     if (!s)
         return;
+    if (s->locked)
+        vmctl_ksm_unlock();
     g_ptr_array_unref(s->names);
     g_ptr_array_unref(s->values);
     g_free(s);
@@ -67,6 +110,9 @@ VmctlKsmSettings *vmctl_ksm_settings_save(GError **error)
 
     s->names = g_ptr_array_new_with_free_func(g_free);
     s->values = g_ptr_array_new_with_free_func(g_free);
+    /* best effort: a caller that cannot create the lock (not root) cannot
+     * change the knobs either */
+    s->locked = vmctl_ksm_lock(NULL);
     if (!d) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED, "KSM is not available: '%s' does not exist", ksm_dir());
         return NULL;
@@ -237,6 +283,8 @@ json_object *vmctl_ksm_process_stats(pid_t pid, GError **error)
 
         if (!kv[0] || !kv[1] || !*kv[0])
             continue;
+        if (g_str_has_suffix(kv[0], ":")) /* "ksm_mergeable: yes" */
+            kv[0][strlen(kv[0]) - 1] = '\0';
         if (g_ascii_string_to_signed(g_strstrip(kv[1]), 10, G_MININT64, G_MAXINT64, &v, NULL))
             vmctl_json_add_i64(o, kv[0], v);
         else
@@ -344,10 +392,14 @@ bool vmctl_ksm_find_mapping(pid_t pid, const char *path, uint64_t size, uint64_t
             continue;
         name = g_strstrip(lines[i] + off);
         /* anonymous guest RAM: QEMU may round the mapping up, so take the
-         * largest anonymous mapping of at least `size` bytes */
-        if (path ? g_strcmp0(name, path) == 0 || (g_str_has_prefix(name, path) && g_str_has_suffix(name, " (deleted)"))
-                 : (*name == '\0' && (b - a) >= size)) {
-            if (b - a > best) {
+         * smallest readable and writable anonymous mapping of at least
+         * `size` bytes (malloc arenas reserve larger ones, inaccessible) */
+        if (perms[0] != 'r' || perms[1] != 'w')
+            continue;
+        if ((b - a) >= size &&
+            (path ? g_strcmp0(name, path) == 0 || (g_str_has_prefix(name, path) && g_str_has_suffix(name, " (deleted)"))
+                  : *name == '\0')) {
+            if (!best || b - a < best) {
                 best = b - a;
                 *start = a;
                 *len = b - a;

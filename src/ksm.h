@@ -13,8 +13,18 @@
 
 typedef struct VmctlKsmSettings VmctlKsmSettings;
 
+/* KSM settings are host-wide: vmctl processes that change them take turns
+ * through an exclusive flock on $VMCTL_KSM_LOCK (default
+ * /run/vmctl-ksm.lock), waited for. Counted per process: a second lock in
+ * the same process only counts. vmctl_ksm_settings_save() takes it (best
+ * effort) and vmctl_ksm_settings_free() drops it, so a save ... restore
+ * span is never interleaved with another vmctl process's. */
+bool vmctl_ksm_lock(GError **error);
+void vmctl_ksm_unlock(void);
+
 /* Read every writable knob (run, pages_to_scan, sleep_millisecs,
- * use_zero_pages, merge_across_nodes, max_page_sharing, advisor_*, ...). */
+ * use_zero_pages, merge_across_nodes, max_page_sharing, advisor_*, ...).
+ * Takes the KSM lock until the settings are freed. */
 VmctlKsmSettings *vmctl_ksm_settings_save(GError **error);
 /* Write back every knob whose current value differs; when `run` goes back
  * to 0 from a value this process set, pages merged meanwhile are unmerged
@@ -49,8 +59,8 @@ typedef struct {
 
 bool vmctl_ksm_scan_range(pid_t pid, uint64_t start, uint64_t len, VmctlKsmScan *out, GError **error);
 
-/* Find the mapping of `pid` that holds guest RAM: the mapping of file
- * `path` (when not NULL) or else the largest anonymous mapping of at least
- * `size` bytes. */
+/* Find the mapping of `pid` that holds guest RAM: the smallest readable
+ * and writable mapping of at least `size` bytes of file `path` (when not
+ * NULL) or else anonymous. */
 bool vmctl_ksm_find_mapping(pid_t pid, const char *path, uint64_t size, uint64_t *start, uint64_t *len,
                             GError **error);

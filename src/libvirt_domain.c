@@ -111,10 +111,13 @@ static void on_start(GMarkupParseContext *ctx, const char *el, const char **name
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "root element '%s' is not 'domain'", el);
             return;
         }
+        g_free(d->type);
         d->type = g_strdup(attr(names, values, "type"));
     } else if (at(pc, 3, "domain", "memoryBacking", "source")) {
+        g_free(d->backing_source);
         d->backing_source = g_strdup(attr(names, values, "type"));
     } else if (at(pc, 3, "domain", "memoryBacking", "access")) {
+        g_free(d->backing_access);
         d->backing_access = g_strdup(attr(names, values, "mode"));
     } else if (at(pc, 3, "domain", "memoryBacking", "hugepages")) {
         d->hugepages = true;

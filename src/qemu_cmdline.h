@@ -46,3 +46,8 @@ GStrv vmctl_qemu_cmdline(const VmctlGuestSpec *spec, VmctlAccel accel, const Vmc
 
 /* The files of a guest's run directory (new strings). */
 char *vmctl_qemu_run_file(const char *run_dir, const char *what);
+
+/* A migration destination's argv: `argv` plus "-incoming defer -S" (QEMU
+ * waits for QMP migrate-incoming and stays paused once the state is in).
+ * A new argv. */
+GStrv vmctl_qemu_cmdline_incoming(const char *const *argv);

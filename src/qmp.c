@@ -628,8 +628,14 @@ static void dispatch_event(VmctlQmp *qmp, json_object *msg)
         protocol_error(qmp, "event without a name", msg_text(msg));
         return;
     }
-    if (sec && usec)
-        when = json_object_get_int64(sec) * G_USEC_PER_SEC + json_object_get_int64(usec);
+    if (sec && usec) {
+        gint64 s = json_object_get_int64(sec), us = json_object_get_int64(usec);
+
+        /* a timestamp QEMU could not have sent stays "unknown" (-1) rather
+         * than overflowing */
+        if (s >= 0 && s < G_MAXINT64 / G_USEC_PER_SEC - 1 && us >= 0 && us < G_USEC_PER_SEC)
+            when = s * G_USEC_PER_SEC + us;
+    }
     call_event_handlers(qmp, g_hash_table_lookup(qmp->by_event, name), name, member(msg, "data"), when);
     call_event_handlers(qmp, qmp->catch_all, name, member(msg, "data"), when);
 }

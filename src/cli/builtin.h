@@ -42,13 +42,20 @@ int vmctl_cli_failf(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* The commands. Keep this list and the table in vmctl.c sorted. */
 int cmd_backend(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_console(int argc, char **argv, struct vmctl_ctx *ctx);
+int cmd_dirty_rate(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_help(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_hook(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_info(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_kill(int argc, char **argv, struct vmctl_ctx *ctx);
+int cmd_ksm_check(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_launch(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_list(int argc, char **argv, struct vmctl_ctx *ctx);
+int cmd_migrate(int argc, char **argv, struct vmctl_ctx *ctx);
+int cmd_pages(int argc, char **argv, struct vmctl_ctx *ctx);
+int cmd_pages_diff(int argc, char **argv, struct vmctl_ctx *ctx); /* `vmctl pages diff`, called by cmd_pages */
+int cmd_probe(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_qmp(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_stop(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_version(int argc, char **argv, struct vmctl_ctx *ctx);
+int cmd_wss(int argc, char **argv, struct vmctl_ctx *ctx);

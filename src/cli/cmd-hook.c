@@ -56,8 +56,13 @@ int cmd_hook(int argc, char **argv, struct vmctl_ctx *ctx)
         g_clear_error(&err);
     }
     xml = read_stdin(&err);
-    if (!xml || !vmctl_hook_run(object, name, op, subop, xml, &res, &err)) {
+    if (!xml) {
         fprintf(stderr, "vmctl: domain '%s': %s\n", name, err->message);
+        return VMCTL_EXIT_FAIL;
+    }
+    if (!vmctl_hook_run(object, name, op, subop, xml, &res, &err)) {
+        fprintf(stderr, "vmctl: domain '%s': %s\n", name, err->message);
+        vmctl_hook_result_clear(&res);
         return VMCTL_EXIT_FAIL;
     }
     for (guint i = 0; i < res.warnings->len; i++)

@@ -69,10 +69,10 @@ static void progress(const VmctlCheckInfo *info, const VmctlCheckResult *res, vo
 
     if (pc->human) {
         if (!res && pc->tty) {
-            printf("  %-44s ...", info->title);
+            printf("  %-56s ...", info->title);
             fflush(stdout);
         } else if (res) {
-            printf("%s  %-44s %-14s %s\n", pc->tty ? "\r" : "", info->title, vmctl_check_status_name(res->status),
+            printf("%s  %-56s %-14s %s\n", pc->tty ? "\r" : "", info->title, vmctl_check_status_name(res->status),
                    res->summary);
         }
     }

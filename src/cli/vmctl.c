@@ -14,16 +14,22 @@ static const struct vmctl_cmd commands[] = {
     /* sorted by name */
     { "backend", cmd_backend, "probe and list memory backings (DAX, hugetlbfs, tmpfs, files)" },
     { "console", cmd_console, "attach to a guest's serial console" },
+    { "dirty-rate", cmd_dirty_rate, "measure a guest's dirty rate through QEMU (calc-dirty-rate)" },
     { "help", cmd_help, "show help for vmctl or for one command" },
     { "hook", cmd_hook, "libvirt QEMU hook: check memory backings of a domain (XML on stdin)" },
     { "info", cmd_info, "show a guest: state, accelerator and why, backing, sockets" },
     { "kill", cmd_kill, "kill a guest's QEMU and forget the guest" },
+    { "ksm-check", cmd_ksm_check, "check KSM merges what it should and never guest RAM it must not" },
     { "launch", cmd_launch, "launch a guest on a memory backing under vmctld" },
     { "list", cmd_list, "list the guests vmctld supervises" },
+    { "migrate", cmd_migrate, "live-migrate a guest and prove no page was lost" },
+    { "pages", cmd_pages, "check page stamps and compare memory images" },
+    { "probe", cmd_probe, "run the in-process KVM probes (dirty-log)" },
     { "qmp", cmd_qmp, "send one QMP command to a guest's QEMU" },
     { "stop", cmd_stop, "stop a guest (QMP quit) and forget it" },
     { "validate", cmd_validate, "run the host report: facts and checks with evidence" },
     { "version", cmd_version, "print the version of vmctl" },
+    { "wss", cmd_wss, "estimate a guest's working set with the best mechanism this host has" },
 };
 
 static const struct vmctl_cmd *find_command(const char *name)

@@ -63,8 +63,12 @@ struct Guest {
     guint stop_timer;
     VmctlQmp *qmp;
     VmctldCall *launch_call;
+    VmctldHandedFunc handed_cb; /* a hand-over waiting for the new QMP connection */
+    gpointer handed_user;
     GPtrArray *waiters; /* VmctldCall* answered when QEMU has exited */
 };
+
+static void guest_handed(Guest *g, const GError *error);
 
 static int pidfd_open_pid(pid_t pid)
 {
@@ -160,6 +164,10 @@ static void guest_set_state(Guest *g, const char *state)
 
 static void guest_free(Guest *g)
 {
+    if (g->handed_cb) {
+        g_autoptr(GError) e = g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "guest '%s' went away during its hand-over", g->name);
+        guest_handed(g, e);
+    }
     if (g->pidfd_src)
         g_source_remove(g->pidfd_src);
     if (g->stop_timer)
@@ -308,6 +316,16 @@ static void on_qmp_disconnect(VmctlQmp *qmp, const GError *reason, gpointer user
     g_message("guest '%s': QMP connection closed: %s", g->name, reason ? reason->message : "no reason");
 }
 
+/* A hand-over is complete once the record speaks to the new QEMU. */
+static void guest_handed(Guest *g, const GError *error)
+{
+    VmctldHandedFunc cb = g->handed_cb;
+
+    g->handed_cb = NULL;
+    if (cb)
+        cb(g->handed_user, error);
+}
+
 static void on_status(VmctlQmp *qmp, json_object *ret, const GError *error, gpointer user)
 {
     Guest *g = user;
@@ -317,11 +335,13 @@ static void on_status(VmctlQmp *qmp, json_object *ret, const GError *error, gpoi
     if (error) {
         if (call)
             launch_fail(g, g_error_copy(error));
+        guest_handed(g, error);
         return;
     }
     guest_set_state(g, running && json_object_get_boolean(running) ? "running" : "paused");
     if (call)
         vmctld_call_return(call, guest_to_json(g, true));
+    guest_handed(g, NULL);
 }
 
 static void on_qmp_connected(VmctlQmp *qmp, const GError *error, gpointer user)
@@ -337,6 +357,7 @@ static void on_qmp_connected(VmctlQmp *qmp, const GError *error, gpointer user)
             g->error = g_strdup_printf("QMP unreachable: %s", error->message);
             guest_save(g);
         }
+        guest_handed(g, error);
         return;
     }
     vmctl_qmp_on_event(qmp, NULL, on_qmp_event, g);
@@ -422,21 +443,68 @@ static void json_put(gpointer o)
     json_object_put(o);
 }
 
+/* The QEMU argv of `spec` under `accel`, run from `run_dir`; the kind of
+ * its RAM backing goes to `backend_kind`. */
+static GStrv guest_argv(VmctldGuests *o, const VmctlGuestSpec *spec, VmctlAccel accel, const char *run_dir,
+                        char **backend_kind, GError **error)
+{
+    g_autoptr(VmctlBackend) ram = NULL;
+    g_autoptr(GPtrArray) nv = g_ptr_array_new_with_free_func(json_put);
+    g_autoptr(GPtrArray) vp = g_ptr_array_new_with_free_func(json_put);
+    g_autoptr(json_object) ram_obj = NULL;
+    g_autofree char *bios = NULL, *kernel = NULL, *initrd = NULL;
+    VmctlQemuPaths paths;
+    VmctlQemuMemory mem;
+    GStrv argv;
+
+    ram = vmctl_backend_probe(spec->backend, spec->memory, error);
+    if (!ram)
+        return NULL;
+    /* file-backed RAM is shared so the host can read guest memory live */
+    ram_obj = vmctl_backend_qemu_object(ram, "ram0", spec->memory, vmctl_backend_path(ram) != NULL);
+    for (guint i = 0; i < spec->nvdimm->len; i++) {
+        g_autofree char *id = g_strdup_printf("nv%u", i);
+        json_object *obj = device_object(&g_array_index(spec->nvdimm, VmctlGuestDevice, i), id, error);
+        if (!obj)
+            return NULL;
+        g_ptr_array_add(nv, obj);
+    }
+    for (guint i = 0; i < spec->virtio_pmem->len; i++) {
+        g_autofree char *id = g_strdup_printf("vp%u", i);
+        json_object *obj = device_object(&g_array_index(spec->virtio_pmem, VmctlGuestDevice, i), id, error);
+        if (!obj)
+            return NULL;
+        g_ptr_array_add(vp, obj);
+    }
+    bios = find_image(o, "guest-tests/tiny", "tiny.bin");
+    kernel = find_image(o, "guest-tests/linux", "vmlinuz");
+    initrd = find_image(o, "guest-tests/linux", "initramfs.cpio.zst");
+    if (spec->kind == VMCTL_GUEST_TINY && !g_file_test(bios, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "tiny guest image '%s' does not exist", bios);
+        return NULL;
+    }
+    if (spec->kind == VMCTL_GUEST_LINUX && (!g_file_test(kernel, G_FILE_TEST_EXISTS) || !g_file_test(initrd, G_FILE_TEST_EXISTS))) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "Linux guest images '%s' and '%s' do not both exist",
+                    kernel, initrd);
+        return NULL;
+    }
+    paths = (VmctlQemuPaths){ o->qemu, run_dir, bios, kernel, initrd };
+    mem = (VmctlQemuMemory){ ram_obj, nv, vp };
+    argv = vmctl_qemu_cmdline(spec, accel, &mem, &paths, error);
+    if (argv)
+        *backend_kind = g_strdup(vmctl_backend_kind_name(vmctl_backend_kind(ram)));
+    return argv;
+}
+
 void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *call, void *data)
 {
     VmctldGuests *o = data;
     g_autoptr(GError) err = NULL;
     g_autoptr(VmctlGuestSpec) spec = NULL;
-    g_autoptr(VmctlBackend) ram = NULL;
-    g_autoptr(GPtrArray) nv = g_ptr_array_new_with_free_func(json_put);
-    g_autoptr(GPtrArray) vp = g_ptr_array_new_with_free_func(json_put);
-    g_autoptr(json_object) ram_obj = NULL;
-    g_autofree char *bios = NULL, *kernel = NULL, *initrd = NULL, *log_path = NULL;
+    g_autofree char *log_path = NULL, *backend_kind = NULL;
     g_auto(GStrv) argv = NULL;
     json_object *spec_json = args ? json_object_object_get(args, "spec") : NULL;
     VmctlAccelHost host;
-    VmctlQemuPaths paths;
-    VmctlQemuMemory mem;
     VmctlAccel accel;
     const char *why;
     Guest *g;
@@ -463,42 +531,9 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
         g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_INVALID, "guest '%s' already exists", spec->name);
         goto fail;
     }
-    ram = vmctl_backend_probe(spec->backend, spec->memory, &err);
-    if (!ram)
-        goto fail;
-    /* file-backed RAM is shared so the host can read guest memory live */
-    ram_obj = vmctl_backend_qemu_object(ram, "ram0", spec->memory, vmctl_backend_path(ram) != NULL);
-    for (guint i = 0; i < spec->nvdimm->len; i++) {
-        g_autofree char *id = g_strdup_printf("nv%u", i);
-        json_object *obj = device_object(&g_array_index(spec->nvdimm, VmctlGuestDevice, i), id, &err);
-        if (!obj)
-            goto fail;
-        g_ptr_array_add(nv, obj);
-    }
-    for (guint i = 0; i < spec->virtio_pmem->len; i++) {
-        g_autofree char *id = g_strdup_printf("vp%u", i);
-        json_object *obj = device_object(&g_array_index(spec->virtio_pmem, VmctlGuestDevice, i), id, &err);
-        if (!obj)
-            goto fail;
-        g_ptr_array_add(vp, obj);
-    }
-    bios = find_image(o, "guest-tests/tiny", "tiny.bin");
-    kernel = find_image(o, "guest-tests/linux", "vmlinuz");
-    initrd = find_image(o, "guest-tests/linux", "initramfs.cpio.zst");
-    if (spec->kind == VMCTL_GUEST_TINY && !g_file_test(bios, G_FILE_TEST_EXISTS)) {
-        g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "tiny guest image '%s' does not exist", bios);
-        goto fail;
-    }
-    if (spec->kind == VMCTL_GUEST_LINUX && (!g_file_test(kernel, G_FILE_TEST_EXISTS) || !g_file_test(initrd, G_FILE_TEST_EXISTS))) {
-        g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "Linux guest images '%s' and '%s' do not both exist",
-                    kernel, initrd);
-        goto fail;
-    }
 
     g = guest_new(o, spec->name);
-    paths = (VmctlQemuPaths){ o->qemu, g->run_dir, bios, kernel, initrd };
-    mem = (VmctlQemuMemory){ ram_obj, nv, vp };
-    argv = vmctl_qemu_cmdline(spec, accel, &mem, &paths, &err);
+    argv = guest_argv(o, spec, accel, g->run_dir, &backend_kind, &err);
     if (!argv) {
         guest_free(g);
         goto fail;
@@ -512,7 +547,7 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
     g->spec_json = vmctl_guest_spec_to_json(spec);
     g->accel = g_strdup(vmctl_accel_name(accel));
     g->accel_reason = g_strdup(why);
-    g->backend_kind = g_strdup(vmctl_backend_kind_name(vmctl_backend_kind(ram)));
+    g->backend_kind = g_steal_pointer(&backend_kind);
     g->argv = json_object_new_array();
     for (size_t i = 0; argv[i]; i++)
         json_object_array_add(g->argv, json_object_new_string(argv[i]));
@@ -693,6 +728,57 @@ static bool pid_is_guest(pid_t pid, const char *name)
     return false;
 }
 
+/* A migration destination (run dir NAME.dst-N) that no state file names
+ * was being set up when vmctld stopped: its QEMU goes, so the source
+ * stays the guest and nothing runs twice. */
+static void remove_stale_destinations(VmctldGuests *o)
+{
+    g_autoptr(GDir) d = g_dir_open(o->run_root, 0, NULL);
+    const char *e;
+
+    while (d && (e = g_dir_read_name(d))) {
+        g_autofree char *dir = g_build_filename(o->run_root, e, NULL);
+        g_autofree char *name = g_strdup(e);
+        char *suffix = g_strrstr(name, ".dst-");
+        GHashTableIter it;
+        gpointer v;
+        bool used = false;
+        pid_t pid = 0;
+
+        if (!suffix)
+            continue;
+        *suffix = '\0';
+        g_hash_table_iter_init(&it, o->guests);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+            used |= g_strcmp0(((Guest *)v)->run_dir, dir) == 0;
+        if (used)
+            continue;
+        {
+            g_autofree char *pidfile = vmctl_qemu_run_file(dir, "qemu.pid");
+            uint64_t p;
+            if (vmctl_read_u64(pidfile, &p, NULL))
+                pid = (pid_t)p;
+        }
+        if (pid_is_guest(pid, name)) {
+            g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+            g_autofree char *cmd = NULL;
+            gsize len = 0;
+
+            g_warning("guest '%s': killing the migration destination QEMU pid %d left in '%s'", name, (int)pid, dir);
+            g_file_get_contents(path, &cmd, &len, NULL);
+            kill(pid, SIGKILL);
+            /* and the new backing files it made (PATH.dst-N) */
+            for (gsize i = 0; cmd && i < len; i += strlen(cmd + i) + 1) {
+                g_autoptr(json_object) obj = cmd[i] == '{' ? json_tokener_parse(cmd + i) : NULL;
+                const char *mp = obj ? json_object_get_string(json_object_object_get(obj, "mem-path")) : NULL;
+                if (mp && g_strrstr(mp, ".dst-"))
+                    g_unlink(mp);
+            }
+        }
+        remove_run_dir(dir);
+    }
+}
+
 void vmctld_guests_reattach(VmctldGuests *o)
 {
     g_autoptr(GError) err = NULL;
@@ -722,6 +808,11 @@ void vmctld_guests_reattach(VmctldGuests *o)
             continue;
         }
         g->spec_json = json_object_get(json_object_object_get(st, "spec"));
+        if ((v = json_object_object_get(st, "run_dir")) && json_object_get_string(v)) {
+            /* a migrated guest runs from its destination's run dir */
+            g_free(g->run_dir);
+            g->run_dir = g_strdup(json_object_get_string(v));
+        }
         g->accel = g_strdup(json_object_get_string(json_object_object_get(st, "accel")));
         g->accel_reason = g_strdup(json_object_get_string(json_object_object_get(st, "accel_reason")));
         g->backend_kind = g_strdup(json_object_get_string(json_object_object_get(st, "backend_kind")));
@@ -756,6 +847,98 @@ void vmctld_guests_reattach(VmctldGuests *o)
         g_message("guest '%s': reattaching to QEMU pid %d", name, (int)g->pid);
         guest_connect_qmp(g);
     }
+    remove_stale_destinations(o);
+}
+
+const char *vmctld_guests_run_root(VmctldGuests *o)
+{
+    return o->run_root;
+}
+
+json_object *vmctld_guests_info(VmctldGuests *o, const char *name, GError **error)
+{
+    Guest *g = g_hash_table_lookup(o->guests, name);
+
+    if (!g) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "guest '%s' does not exist", name);
+        return NULL;
+    }
+    return guest_to_json(g, true);
+}
+
+VmctlQmp *vmctld_guests_qmp(VmctldGuests *o, const char *name, GError **error)
+{
+    Guest *g = g_hash_table_lookup(o->guests, name);
+
+    if (!g) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "guest '%s' does not exist", name);
+        return NULL;
+    }
+    if (!g->qmp || !vmctl_qmp_is_ready(g->qmp) || g->launch_call) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "guest '%s' has no QMP connection (state %s)", name,
+                    g->state);
+        return NULL;
+    }
+    return g->qmp;
+}
+
+GStrv vmctld_guests_qemu_argv(VmctldGuests *o, json_object *spec_json, const char *accel_name, const char *run_dir,
+                              char **backend_kind, GError **error)
+{
+    g_autoptr(VmctlGuestSpec) spec = vmctl_guest_spec_from_json(spec_json, error);
+    VmctlAccel accel;
+
+    if (!spec)
+        return NULL;
+    if (!vmctl_accel_from_name(accel_name, &accel) || accel == VMCTL_ACCEL_AUTO) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "accelerator '%s' is not kvm or tcg", accel_name);
+        return NULL;
+    }
+    return guest_argv(o, spec, accel, run_dir, backend_kind, error);
+}
+
+bool vmctld_guests_hand_over(VmctldGuests *o, const char *name, json_object *spec_json, const char *run_dir,
+                             pid_t pid, json_object *argv, const char *backend_kind, VmctldHandedFunc cb,
+                             gpointer user, GError **error)
+{
+    Guest *g = g_hash_table_lookup(o->guests, name);
+    g_autofree char *old_dir = NULL;
+
+    if (!g) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "guest '%s' does not exist", name);
+        return false;
+    }
+    /* let go of the source first: its exit must not mark the guest dead */
+    if (g->pidfd_src)
+        g_source_remove(g->pidfd_src);
+    g->pidfd_src = 0;
+    if (g->pidfd >= 0) {
+        pidfd_signal(g->pidfd, SIGTERM);
+        close(g->pidfd);
+        g->pidfd = -1;
+    }
+    if (g->qmp) {
+        vmctl_qmp_close(g->qmp);
+        g_clear_pointer(&g->qmp, vmctl_qmp_unref);
+    }
+    old_dir = g_steal_pointer(&g->run_dir);
+    g->run_dir = g_strdup(run_dir);
+    g->pid = pid;
+    json_object_put(g->spec_json);
+    g->spec_json = json_object_get(spec_json);
+    json_object_put(g->argv);
+    g->argv = json_object_get(argv);
+    g_free(g->backend_kind);
+    g->backend_kind = g_strdup(backend_kind);
+    g_clear_pointer(&g->error, g_free);
+    guest_save(g);
+    remove_run_dir(old_dir);
+    if (!guest_watch_pid(g, error))
+        return false;
+    g->handed_cb = cb;
+    g->handed_user = user;
+    guest_connect_qmp(g);
+    return true;
 }
 
 VmctldGuests *vmctld_guests_new(const VmctldGuestsConfig *cfg, GError **error)

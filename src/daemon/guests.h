@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "daemon/server.h"
+#include "qmp.h"
 #include "util.h"
 
 typedef struct VmctldGuests VmctldGuests;
@@ -31,3 +32,22 @@ void vmctld_guests_cmd_kill(VmctldServer *srv, json_object *args, VmctldCall *ca
 void vmctld_guests_cmd_qmp(VmctldServer *srv, json_object *args, VmctldCall *call, void *data);
 json_object *vmctld_guests_cmd_list(VmctldServer *srv, json_object *args, void *data, GError **error);
 json_object *vmctld_guests_cmd_info(VmctldServer *srv, json_object *args, void *data, GError **error);
+
+/* For live migration (daemon/migration.c). */
+const char *vmctld_guests_run_root(VmctldGuests *g);
+/* The guest as `info` shows it (a new object). */
+json_object *vmctld_guests_info(VmctldGuests *g, const char *name, GError **error);
+/* The guest's QMP connection (borrowed; QEMU serves one client at a time). */
+VmctlQmp *vmctld_guests_qmp(VmctldGuests *g, const char *name, GError **error);
+/* The QEMU argv of a spec under accelerator `accel` ("kvm", "tcg") run from
+ * `run_dir` (a destination: another backing, another run dir). */
+GStrv vmctld_guests_qemu_argv(VmctldGuests *g, json_object *spec_json, const char *accel, const char *run_dir,
+                              char **backend_kind, GError **error);
+/* Hand guest `name` over to the QEMU `pid` (a migration destination that
+ * runs from `run_dir` with `spec_json` and `argv`): the source QEMU gets
+ * SIGTERM, its run dir goes, the state file describes the destination.
+ * `cb` runs once the record's QMP connection to it is ready (or failed). */
+typedef void (*VmctldHandedFunc)(gpointer user, const GError *error);
+bool vmctld_guests_hand_over(VmctldGuests *g, const char *name, json_object *spec_json, const char *run_dir,
+                             pid_t pid, json_object *argv, const char *backend_kind, VmctldHandedFunc cb,
+                             gpointer user, GError **error);

@@ -30,6 +30,7 @@ typedef struct {
     char chunk[64 * 1024];
     bool closing;            /* stop serving: error, EOF or refusal */
     bool pending;            /* an asynchronous call is not answered yet */
+    bool draining;           /* refused: input is read and dropped until EOF */
 } Client;
 
 struct VmctldCall {
@@ -212,11 +213,28 @@ void vmctld_call_error(VmctldCall *call, const GError *error)
     call_finish(call, error_reply(call->id, VMCTLD_ERR_GENERIC, error ? error->message : "command failed"));
 }
 
+void vmctld_call_event(VmctldCall *call, const char *name, json_object *data)
+{
+    g_autoptr(json_object) ev = json_object_new_object();
+
+    vmctl_json_add_str(ev, "event", name);
+    json_object_object_add(ev, "data", data ? data : json_object_new_object());
+    if (call->id)
+        json_object_object_add(ev, "id", json_object_get(call->id));
+    if (!call->client->closing)
+        client_send(call->client, ev);
+}
+
+bool vmctld_call_peer_gone(const VmctldCall *call)
+{
+    return call->client->closing;
+}
+
 static void handle_lines(Client *c)
 {
     char *nl;
 
-    while (!c->closing && !c->pending && (nl = memchr(c->buf->str, '\n', c->buf->len))) {
+    while (!c->closing && !c->pending && !c->draining && (nl = memchr(c->buf->str, '\n', c->buf->len))) {
         size_t n = nl - c->buf->str;
         g_autofree char *line = g_strndup(c->buf->str, n);
         g_autoptr(json_object) reply = NULL;
@@ -229,13 +247,18 @@ static void handle_lines(Client *c)
         if (reply)
             client_send(c, reply);
     }
-    if (!c->closing && c->buf->len > VMCTLD_MAX_REQUEST) {
+    if (!c->closing && !c->draining && c->buf->len > VMCTLD_MAX_REQUEST) {
         g_autoptr(json_object) reply = NULL;
         g_autofree char *m = g_strdup_printf("request exceeds %d bytes", VMCTLD_MAX_REQUEST);
 
         reply = error_reply(NULL, VMCTLD_ERR_BAD_REQUEST, m);
         client_send(c, reply);
-        client_close(c);
+        /* closing with unread input would reset the connection and could
+         * take the reply with it: end our side, then drain until the peer
+         * closes */
+        g_socket_shutdown(g_socket_connection_get_socket(c->conn), FALSE, TRUE, NULL);
+        g_string_truncate(c->buf, 0);
+        c->draining = true;
     }
 }
 
@@ -249,6 +272,10 @@ static void on_read(GObject *src, GAsyncResult *res, gpointer user)
         /* EOF: a pending call still answers into the void, then frees */
         c->closing = true;
         client_unref(c);
+        return;
+    }
+    if (c->draining) {
+        client_read(c);
         return;
     }
     g_string_append_len(c->buf, c->chunk, n);

@@ -35,6 +35,14 @@ typedef struct {
 void vmctld_call_return(VmctldCall *call, json_object *ret);
 void vmctld_call_error(VmctldCall *call, const GError *error);
 
+/* Before its reply, a long call may stream progress: one line
+ * {"event": NAME, "data": DATA, "id": ID} per event (`data` is stolen). */
+void vmctld_call_event(VmctldCall *call, const char *name, json_object *data);
+
+/* Has the peer closed its connection (Ctrl-C in the client)? The call must
+ * still be completed; its reply is dropped. */
+bool vmctld_call_peer_gone(const VmctldCall *call);
+
 /* Listen on `path` (replacing a stale socket, refusing a live one), mode
  * 0600, or 0660 with group `group` (NULL: root only). */
 VmctldServer *vmctld_server_new(const char *path, const char *group, const VmctldCommand *commands,

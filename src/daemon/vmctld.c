@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "daemon/guests.h"
+#include "daemon/migration.h"
 #include "daemon/server.h"
 #include "daemon/state.h"
 #include "host.h"
@@ -37,6 +38,8 @@ static const VmctldCommand commands[] = {
     { "kill", NULL, vmctld_guests_cmd_kill },
     { "launch", NULL, vmctld_guests_cmd_launch },
     { "list", vmctld_guests_cmd_list, NULL },
+    { "migrate", NULL, vmctld_migration_cmd_migrate },
+    { "migrate-cancel", vmctld_migration_cmd_cancel, NULL },
     { "ping", cmd_ping, NULL },
     { "qmp", NULL, vmctld_guests_cmd_qmp },
     { "stop", NULL, vmctld_guests_cmd_stop },
@@ -118,6 +121,7 @@ int main(int argc, char **argv)
     srv = vmctld_server_new(socket_path, group, commands, G_N_ELEMENTS(commands), guests, &err);
     if (!srv) {
         fprintf(stderr, "vmctld: %s\n", err->message);
+        vmctld_guests_free(guests);
         return 1;
     }
     d.loop = g_main_loop_new(NULL, FALSE);

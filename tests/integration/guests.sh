@@ -15,11 +15,8 @@ if ! have_kvm; then
     tap_done
 fi
 
-export VMCTL_SOCKET="$TEST_TMP/run/vmctld.sock"
-export VMCTL_STATE_DIR="$TEST_TMP/state"
-S="$VMCTL_STATE_DIR"
-req() { printf '%s\n' "$1" | nc -U -N "$VMCTL_SOCKET" 2>/dev/null; }
-daemon_pid() { req '{"execute":"ping"}' | jq -r .return.pid; }
+. "$top_srcdir/tests/lib/vmctld.sh"
+private_vmctld
 state_of() { "$VMCTL" list --json | jq -r ".[] | select(.name==\"$1\") | .state"; }
 qemu_pid() { "$VMCTL" info "$1" --json | jq -r .pid; }
 # wait_state NAME STATE SECONDS
@@ -32,11 +29,6 @@ wait_state() {
     done
     return 1
 }
-cleanup() {
-    for n in t1 l1 t3 d1; do "$VMCTL" kill "$n" >/dev/null 2>&1; done
-    p=$(daemon_pid); [ -n "$p" ] && kill "$p" 2>/dev/null
-}
-on_exit cleanup
 
 # --- a tiny guest under KVM on a share=on file
 out=$("$VMCTL" launch t1 --memory 128M --backend "$TEST_TMP/t1.ram" --rate 5000 --ws 2048 --json); rc=$?
@@ -103,7 +95,6 @@ is "a backing in a missing directory" "$(err_of t3 --memory 64M --backend "$TEST
 "$VMCTL" launch t3 --memory 64M >/dev/null
 is "a duplicate name" "$(err_of t3 --memory 64M)" "vmctl: guest 't3' already exists"
 "$VMCTL" kill t3 >/dev/null
-n_qemu=$(pgrep -c -f "guest=" || true)
 
 # QEMU failing to start: a second vmctld whose tiny image is broken
 mkdir -p "$TEST_TMP/badimg"
@@ -118,6 +109,6 @@ like "and shows QEMU's stderr" "$out" "^vmctl: QEMU failed to start guest 'd1': 
 is "it is a single line" "$(printf '%s\n' "$out" | wc -l)" 1
 check "no state file is left" test ! -e "$TEST_TMP/badstate/d1.json"
 is "no guest is left" "$(VMCTL_SOCKET="$TEST_TMP/bad.sock" "$VMCTL" list --json | jq length)" 0
-is "no QEMU is left" "$(pgrep -c -f "guest=" || true)" "$n_qemu"
+is "no QEMU is left" "$(pgrep -c -f "guest=d1( |$)" || true)" 0
 
 tap_done

@@ -87,6 +87,8 @@ _tap_finish() {
 }
 trap _tap_finish EXIT
 trap 'exit 130' INT TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
 # tap_done: call at the end; the plan comes last so tests may be dynamic.
 tap_done() {

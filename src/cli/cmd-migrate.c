@@ -1,0 +1,249 @@
+/* cmd-migrate.c: `vmctl migrate NAME --to local`: live migration through
+ * vmctld with progress, and the proof that no page was lost. Exit 0 PASS,
+ * 1 FAIL (pages differ or the guest's VERIFY is bad), 2 could not run. */
+#include "config.h"
+
+#include "cli/builtin.h"
+#include "client.h"
+#include "migrate.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    struct vmctl_ctx *ctx;
+    const char *name;
+    bool tty;
+    bool progress_shown;
+    bool cancel_sent;
+} MigrateView;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static uint64_t u64(json_object *o, const char *key)
+{
+    json_object *v = o ? json_object_object_get(o, key) : NULL;
+
+    return v ? (uint64_t)json_object_get_int64(v) : 0;
+}
+
+static const char *str(json_object *o, const char *key)
+{
+    json_object *v = o ? json_object_object_get(o, key) : NULL;
+
+    return v ? json_object_get_string(v) : NULL;
+}
+
+static void on_event(const char *name, json_object *data, void *user)
+{
+    MigrateView *v = user;
+
+    if (!name) { /* a signal: Ctrl-C asks the daemon to cancel */
+        if (interrupted && !v->cancel_sent) {
+            g_autoptr(json_object) args = json_object_new_object();
+            g_autoptr(json_object) r = NULL;
+            g_autoptr(GError) err = NULL;
+
+            v->cancel_sent = true;
+            vmctl_json_add_str(args, "name", v->name);
+            r = vmctl_client_call(vmctl_client_socket_path(v->ctx->socket_path), "migrate-cancel", args, false, &err);
+            if (!v->ctx->json)
+                fprintf(stderr, "%svmctl: cancelling the migration of '%s'%s%s\n", v->progress_shown ? "\n" : "",
+                        v->name, err ? ": " : "", err ? err->message : "");
+        }
+        return;
+    }
+    if (v->ctx->json) {
+        g_autoptr(json_object) ev = json_object_new_object();
+
+        vmctl_json_add_str(ev, "event", name);
+        json_object_object_add(ev, "data", json_object_get(data));
+        printf("%s\n", json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        fflush(stdout);
+        return;
+    }
+    if (!v->tty)
+        return;
+    if (strcmp(name, "migration-progress") == 0) {
+        g_autofree char *tr = vmctl_format_size(u64(data, "transferred"));
+        g_autofree char *rem = vmctl_format_size(u64(data, "remaining"));
+
+        fprintf(stderr, "\r\033[K%s: %s sent, %s remaining, dirty %" G_GUINT64_FORMAT " pages/s, iteration %" G_GUINT64_FORMAT
+                ", expected downtime %" G_GUINT64_FORMAT " ms",
+                str(data, "status"), tr, rem, u64(data, "dirty_pages_rate"), u64(data, "iteration"),
+                u64(data, "expected_downtime_ms"));
+        v->progress_shown = true;
+    } else if (strcmp(name, "migration-phase") == 0) {
+        fprintf(stderr, "\r\033[K%s%s%s", str(data, "phase"), str(data, "detail") ? ": " : "",
+                str(data, "detail") ? str(data, "detail") : "");
+        v->progress_shown = true;
+    }
+    fflush(stderr);
+}
+
+static void print_result(json_object *r)
+{
+    json_object *verify = json_object_object_get(r, "verify");
+    json_object *pages = verify ? json_object_object_get(verify, "pages") : NULL;
+    json_object *blocks = pages ? json_object_object_get(pages, "blocks") : NULL;
+    json_object *decisions = json_object_object_get(r, "decisions");
+    json_object *stats = json_object_object_get(r, "stats");
+
+    printf("verdict    %s  (QEMU %s, accel %s, backing %s)\n", str(r, "verdict"), str(r, "qemu"), str(r, "accel"),
+           str(r, "backing"));
+    for (size_t i = 0; decisions && i < json_object_array_length(decisions); i++) {
+        json_object *d = json_object_array_get_idx(decisions, i);
+        printf("decision   %s = %s: %s\n", str(d, "what"), json_object_to_json_string(json_object_object_get(d, "value")),
+               str(d, "why"));
+    }
+    if (stats)
+        printf("migration  %" G_GUINT64_FORMAT " ms total, %" G_GUINT64_FORMAT " ms downtime, %" G_GUINT64_FORMAT
+               " bytes, %" G_GUINT64_FORMAT " iterations%s\n",
+               u64(stats, "total_time_ms"), u64(stats, "downtime_ms"), u64(stats, "transferred"),
+               u64(stats, "iterations"), json_object_get_boolean(json_object_object_get(stats, "postcopy")) ? ", postcopy" : "");
+    for (size_t i = 0; blocks && i < json_object_array_length(blocks); i++) {
+        json_object *b = json_object_array_get_idx(blocks, i);
+        json_object *first = json_object_object_get(b, "first");
+
+        printf("pages      %-8s %" G_GUINT64_FORMAT " compared, %" G_GUINT64_FORMAT " differ", str(b, "name"),
+               u64(b, "pages"), u64(b, "pages_differ"));
+        for (size_t j = 0; first && j < json_object_array_length(first); j++)
+            printf("%s%" G_GUINT64_FORMAT, j ? "," : ": first ", u64(json_object_array_get_idx(first, j), "page"));
+        printf("\n");
+    }
+    if (verify && json_object_object_get(verify, "stamps")) {
+        json_object *s = json_object_object_get(verify, "stamps");
+        json_object *verdicts = json_object_object_get(s, "verdicts");
+
+        printf("stamps     %" G_GUINT64_FORMAT " checked, %" G_GUINT64_FORMAT " bad", u64(s, "checked"), u64(s, "bad"));
+        json_object_object_foreach(verdicts, k, val)
+        {
+            if (strcmp(k, "ok") != 0 && json_object_get_int64(val) > 0)
+                printf(", %s %" G_GINT64_FORMAT, k, json_object_get_int64(val));
+        }
+        printf("\n");
+    }
+    if (verify && str(verify, "guest"))
+        printf("guest      %s\n", str(verify, "guest"));
+    if (str(r, "kept"))
+        printf("kept       %s\n", str(r, "kept"));
+    else if (str(r, "run_dir"))
+        printf("guest      '%s' now runs as QEMU pid %" G_GUINT64_FORMAT " on '%s'\n", str(r, "name"), u64(r, "pid"),
+               str(r, "backend"));
+}
+
+int cmd_migrate(int argc, char **argv, struct vmctl_ctx *ctx)
+{
+    g_autofree char *to = NULL, *strategy = NULL, *bandwidth = NULL, *downtime = NULL, *timeout = NULL;
+    gboolean verify = FALSE, no_verify = FALSE, shared = FALSE, keep = FALSE, force = FALSE;
+    const GOptionEntry entries[] = {
+        { "to", 0, 0, G_OPTION_ARG_STRING, &to, "where to: local (a second QEMU on this host)", "local" },
+        { "strategy", 0, 0, G_OPTION_ARG_STRING, &strategy, "auto (default), precopy, postcopy, multifd, auto-converge",
+          "S" },
+        { "bandwidth", 0, 0, G_OPTION_ARG_STRING, &bandwidth, "max-bandwidth per second (size, e.g. 2G)", "B" },
+        { "downtime", 0, 0, G_OPTION_ARG_STRING, &downtime, "downtime-limit", "MS" },
+        { "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "compare every page and run the guest's VERIFY (default)", NULL },
+        { "no-verify", 0, 0, G_OPTION_ARG_NONE, &no_verify, "hand over without the proof", NULL },
+        { "shared", 0, 0, G_OPTION_ARG_NONE, &shared, "destination maps the same share=on file (x-ignore-shared)", NULL },
+        { "keep-source", 0, 0, G_OPTION_ARG_NONE, &keep, "keep the source's backing file after the hand-over", NULL },
+        { "force", 0, 0, G_OPTION_ARG_NONE, &force, "migrate even where QEMU cannot carry a device's content", NULL },
+        { "timeout", 0, 0, G_OPTION_ARG_STRING, &timeout, "give up (and keep the source) after S seconds", "S" },
+        { NULL },
+    };
+    g_autoptr(json_object) args = json_object_new_object();
+    g_autoptr(json_object) ret = NULL;
+    g_autoptr(GError) err = NULL;
+    MigrateView view = { 0 };
+    struct sigaction sa = { 0 }, old;
+    VmctlMigrateStrategy s;
+    const char *verdict, *fault = g_getenv("VMCTL_MIGRATE_FAULT");
+    uint64_t v;
+
+    if (!vmctl_cli_parse(ctx, &argc, &argv, "NAME --to local",
+                         "Live-migrate a guest and prove that no page was lost.\n\n"
+                         "Exit status: 0 PASS, 1 FAIL (pages differ or the guest's VERIFY is bad), 2 could not run.",
+                         entries))
+        return VMCTL_EXIT_USAGE;
+    if (argc != 2) {
+        fprintf(stderr, "vmctl migrate: needs exactly one guest NAME\n");
+        return VMCTL_EXIT_USAGE;
+    }
+    if (!to) {
+        vmctl_cli_failf("--to is required (local)");
+        return VMCTL_EXIT_USAGE;
+    }
+    if (strcmp(to, "local") != 0) {
+        vmctl_cli_failf("destination '%s' is not local: remote migration goes through libvirt's peer-to-peer migration (vmctld --driver libvirt), which this version does not have",
+                        to);
+        return VMCTL_EXIT_USAGE;
+    }
+    if (strategy && !vmctl_migrate_strategy_from_name(strategy, &s)) {
+        vmctl_cli_failf("--strategy '%s' is not one of auto, precopy, postcopy, multifd, auto-converge", strategy);
+        return VMCTL_EXIT_USAGE;
+    }
+    if (verify && no_verify) {
+        vmctl_cli_failf("--verify and --no-verify exclude each other");
+        return VMCTL_EXIT_USAGE;
+    }
+    vmctl_json_add_str(args, "name", argv[1]);
+    vmctl_json_add_str(args, "to", to);
+    if (strategy)
+        vmctl_json_add_str(args, "strategy", strategy);
+    if (bandwidth) {
+        if (!vmctl_parse_size(bandwidth, false, &v, &err)) {
+            vmctl_cli_failf("--bandwidth: %s", err->message);
+            return VMCTL_EXIT_USAGE;
+        }
+        vmctl_json_add_u64(args, "bandwidth", v);
+    }
+    if (downtime) {
+        if (!vmctl_parse_uint("--downtime", downtime, 600000, &v, &err)) {
+            vmctl_cli_fail(err);
+            return VMCTL_EXIT_USAGE;
+        }
+        vmctl_json_add_u64(args, "downtime", v);
+    }
+    if (timeout) {
+        if (!vmctl_parse_uint("--timeout", timeout, 86400, &v, &err)) {
+            vmctl_cli_fail(err);
+            return VMCTL_EXIT_USAGE;
+        }
+        vmctl_json_add_u64(args, "timeout", v);
+    }
+    vmctl_json_add_bool(args, "verify", !no_verify);
+    vmctl_json_add_bool(args, "shared", shared);
+    vmctl_json_add_bool(args, "keep-source", keep);
+    vmctl_json_add_bool(args, "force", force);
+    if (fault && *fault) /* test-only fault hook, see tests/integration/migrate.sh */
+        vmctl_json_add_str(args, "fault", fault);
+
+    view.ctx = ctx;
+    view.name = argv[1];
+    view.tty = isatty(STDERR_FILENO);
+    sa.sa_handler = on_sigint; /* no SA_RESTART: the wait sees EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    ret = vmctl_client_call_events(vmctl_client_socket_path(ctx->socket_path), "migrate", args, true, on_event, &view,
+                                   &err);
+    sigaction(SIGINT, &old, NULL);
+    if (view.progress_shown)
+        fprintf(stderr, "\r\033[K");
+    if (!ret) {
+        vmctl_cli_fail(err);
+        return VMCTL_EXIT_USAGE;
+    }
+    verdict = str(ret, "verdict");
+    if (ctx->json)
+        printf("%s\n", json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    else
+        print_result(ret);
+    return g_strcmp0(verdict, "FAIL") == 0 ? VMCTL_EXIT_FAIL : VMCTL_EXIT_OK;
+}

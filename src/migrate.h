@@ -1,0 +1,123 @@
+/* migrate.h: the decisions and the proof of a live migration, apart from
+ * the daemon that drives QEMU (daemon/migration.c) and the CLI that shows
+ * it (cli/cmd-migrate.c).
+ *
+ * - Strategy: from the guest's measured dirty rate, the link and what this
+ *   QEMU can do (migration capabilities, not versions), the migration
+ *   parameters (max-bandwidth, downtime-limit, multifd channels, postcopy,
+ *   auto-converge), each recorded as a decision {what, value, why}.
+ * - Verification: every page of the source against the destination, per
+ *   RAM block (page_diff.h), from share=on backing files or from pmemsave
+ *   dumps, plus the page-stamp check and the guest's own VERIFY line; the
+ *   verdict PASS or FAIL names the QEMU, accelerator and backing.
+ *
+ * Library code: never prints. */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "host.h"
+#include "util.h"
+
+#define VMCTL_MIGRATE_PAGE 4096u                   /* bytes, QEMU's target page on x86 */
+#define VMCTL_MIGRATE_QEMU_BANDWIDTH (128u * MiB)  /* bytes/s, QEMU's default max-bandwidth */
+#define VMCTL_MIGRATE_QEMU_DOWNTIME 300u           /* ms, QEMU's default downtime-limit */
+#define VMCTL_MIGRATE_MULTIFD_RATE 20000u          /* dirty pages/s from which multifd is used */
+#define VMCTL_MIGRATE_MULTIFD_CPUS 4               /* host CPUs multifd needs to pay off */
+#define VMCTL_MIGRATE_STALL_ITERATIONS 4           /* dirty syncs without progress before postcopy */
+#define VMCTL_MIGRATE_STAMP_OFFSET 0x200000u       /* bytes: the tiny guest's stamped region */
+
+typedef enum {
+    VMCTL_MIGRATE_AUTO,
+    VMCTL_MIGRATE_PRECOPY,
+    VMCTL_MIGRATE_POSTCOPY,
+    VMCTL_MIGRATE_MULTIFD,
+    VMCTL_MIGRATE_AUTO_CONVERGE,
+} VmctlMigrateStrategy;
+
+/* "auto", "precopy", "postcopy", "multifd", "auto-converge". */
+const char *vmctl_migrate_strategy_name(VmctlMigrateStrategy s);
+bool vmctl_migrate_strategy_from_name(const char *name, VmctlMigrateStrategy *out);
+
+/* What the plan is made from. */
+typedef struct {
+    VmctlMigrateStrategy strategy;
+    uint64_t ram_bytes;         /* guest RAM */
+    double dirty_pages_per_s;   /* measured; < 0: not measured */
+    double link_bytes_per_s;    /* measured or assumed, see link_how */
+    const char *link_how;       /* how link_bytes_per_s was found */
+    uint64_t bandwidth;         /* --bandwidth, bytes/s; 0: choose */
+    uint64_t downtime_ms;       /* --downtime; 0: choose */
+    unsigned cpus;              /* host CPUs (multifd channels) */
+    bool postcopy_backing_ok;   /* userfaultfd can serve this RAM (anonymous, memfd, tmpfs, hugetlbfs) */
+    bool has_multifd;           /* capabilities on both sides */
+    bool has_postcopy;
+    bool has_auto_converge;
+    bool shared;                /* --shared: x-ignore-shared */
+    bool has_ignore_shared;
+} VmctlMigrateInputs;
+
+typedef struct {
+    uint64_t max_bandwidth;     /* bytes/s; 0: QEMU's default left alone */
+    uint64_t downtime_ms;       /* 0: QEMU's default left alone */
+    unsigned multifd_channels;  /* 0: off */
+    bool postcopy;              /* capability on both sides, switched to when precopy stalls */
+    bool postcopy_now;          /* switch right after the first pass (strategy postcopy) */
+    bool auto_converge;
+    bool ignore_shared;
+    unsigned stall_iterations;  /* dirty syncs without shrinking before the postcopy switch */
+    json_object *decisions;     /* [{what, value, why}] */
+} VmctlMigratePlan;
+
+/* Make the plan; an impossible request (postcopy on a backing userfaultfd
+ * cannot serve, a capability this QEMU lacks) is an error naming it. */
+bool vmctl_migrate_plan(const VmctlMigrateInputs *in, VmctlMigratePlan *plan, GError **error);
+void vmctl_migrate_plan_clear(VmctlMigratePlan *plan);
+
+/* Record a decision taken later (the postcopy switch). `value` is stolen. */
+void vmctl_migrate_decision(json_object *decisions, const char *what, json_object *value, const char *why);
+
+/* The calc-dirty-rate mode for a guest: dirty-ring (KVM with a ring),
+ * dirty-bitmap (KVM), page-sampling (TCG), never a mode this QEMU crashes
+ * on (known bug 'tcg-calc-dirty-rate-crash'). `why` is static. */
+const char *vmctl_migrate_dirty_rate_mode(bool kvm, bool dirty_ring, const struct vmctl_version *qemu,
+                                          const char **why);
+
+/* A rough upper bound of what a local Unix socket carries: memcpy
+ * throughput of this host over `bytes` (bytes/s). */
+double vmctl_migrate_measure_memcpy(uint64_t bytes);
+
+/* One RAM block to compare: `length` bytes at `offset_src` of image
+ * `path_src` against `offset_dst` of `path_dst`. */
+typedef struct {
+    char *name;
+    char *path_src;
+    char *path_dst;
+    uint64_t offset_src;
+    uint64_t offset_dst;
+    uint64_t length;
+} VmctlMigrateBlock;
+
+void vmctl_migrate_block_free(VmctlMigrateBlock *b);
+VmctlMigrateBlock *vmctl_migrate_block_new(const char *name, const char *path_src, uint64_t offset_src,
+                                           const char *path_dst, uint64_t offset_dst, uint64_t length);
+
+/* Compare every block page by page. Returns {"blocks": [{name, source,
+ * destination, pages, pages_differ, first: [{page, offset, byte}]}],
+ * "pages": N, "pages_differ": N} with the totals also in *pages_differ. */
+json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GError **error);
+
+/* The test-only fault hook: "dst-page:N" (page N of the destination's RAM
+ * image gets one byte changed before the compare). */
+bool vmctl_migrate_fault_parse(const char *spec, uint64_t *page, GError **error);
+bool vmctl_migrate_fault_apply(const char *path, uint64_t offset, uint64_t page, GError **error);
+
+/* The guest's answer to VERIFY: true for "VERIFY ok ...". */
+bool vmctl_migrate_guest_verify_ok(const char *line);
+
+/* PASS when no page differs, no stamped page is bad and the guest said
+ * "VERIFY ok" (line NULL: the guest oracle did not run); else FAIL. */
+const char *vmctl_migrate_verdict(uint64_t pages_differ, uint64_t stamp_bad, const char *guest_line);

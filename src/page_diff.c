@@ -1,0 +1,525 @@
+/* page_diff.c: page-by-page comparison of two memory images.
+ *
+ * Each range is walked in windows: both images are mapped read-only for one
+ * window (MAP_SHARED, so a live guest file is seen as it is), compared chunk
+ * by chunk with memcmp, and unmapped. Only a chunk that differs is compared
+ * again page by page. A device that refuses mmap is read with pread into a
+ * buffer of one chunk instead. */
+#include "config.h"
+
+#include "page_diff.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* Bytes mapped at a time per image: large enough that mmap/munmap calls do
+ * not count, small enough that address space and page tables stay bounded
+ * on TiB devices. A multiple of 1 GiB keeps DAX mappings huge. */
+#define WINDOW_MAP (UINT64_C(1) << 30)
+/* Bytes read at a time per image when the image cannot be mapped: one chunk,
+ * so both buffers stay in the cache while they are compared. */
+#define WINDOW_READ ((uint64_t)VMCTL_PAGE_DIFF_CHUNK)
+
+G_STATIC_ASSERT(VMCTL_PAGE_DIFF_CHUNK % VMCTL_PAGE_DIFF_PAGE == 0);
+G_STATIC_ASSERT(WINDOW_MAP % VMCTL_PAGE_DIFF_CHUNK == 0);
+
+struct image {
+    const char *path;
+    int fd;
+    const char *kind; /* "file", "block device", "character device" */
+    uint64_t size;
+    bool size_known;
+    bool use_read;    /* mmap refused: pread into buf */
+    void *map;        /* current window when mapped */
+    size_t map_len;
+    uint8_t *buf;     /* WINDOW_READ bytes when use_read */
+};
+
+void vmctl_page_diff_opts_init(struct vmctl_page_diff_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->max_report = VMCTL_PAGE_DIFF_MAX_REPORT;
+}
+
+struct vmctl_page_diff_block *vmctl_page_diff_block_new(const char *name, uint64_t offset_a, uint64_t offset_b,
+                                                        uint64_t length)
+{
+    struct vmctl_page_diff_block *b = g_new0(struct vmctl_page_diff_block, 1);
+
+    b->name = g_strdup(name);
+    b->offset_a = offset_a;
+    b->offset_b = offset_b;
+    b->length = length;
+    b->listed = g_array_new(FALSE, FALSE, sizeof(struct vmctl_page_diff_page));
+    return b;
+}
+
+void vmctl_page_diff_block_free(struct vmctl_page_diff_block *block)
+{
+    if (!block)
+        return;
+    g_free(block->name);
+    g_array_unref(block->listed);
+    g_free(block);
+}
+
+void vmctl_page_diff_free(struct vmctl_page_diff *diff)
+{
+    if (!diff)
+        return;
+    g_free(diff->path_a);
+    g_free(diff->path_b);
+    if (diff->blocks)
+        g_ptr_array_unref(diff->blocks);
+    g_free(diff);
+}
+
+void vmctl_page_diff_range_clear(struct vmctl_page_diff_range *range)
+{
+    g_clear_pointer(&range->name, g_free);
+}
+
+static uint32_t first_diff_byte(const uint8_t *a, const uint8_t *b, uint32_t n)
+{
+    uint32_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            break;
+    }
+    for (; i < n && a[i] == b[i]; i++)
+        ;
+    return i;
+}
+
+uint64_t vmctl_page_diff_mem(struct vmctl_page_diff_block *block, const void *a, const void *b, uint64_t length,
+                             uint64_t first_page, uint64_t image_a, uint64_t image_b, unsigned max_report)
+{
+    const uint8_t *pa = a, *pb = b;
+    uint64_t found = 0;
+
+    for (uint64_t c = 0; c < length; c += VMCTL_PAGE_DIFF_CHUNK) {
+        uint64_t cn = MIN((uint64_t)VMCTL_PAGE_DIFF_CHUNK, length - c);
+
+        block->pages += (cn + VMCTL_PAGE_DIFF_PAGE - 1) / VMCTL_PAGE_DIFF_PAGE;
+        if (memcmp(pa + c, pb + c, cn) == 0)
+            continue;
+        for (uint64_t p = c; p < c + cn; p += VMCTL_PAGE_DIFF_PAGE) {
+            uint32_t pn = (uint32_t)MIN((uint64_t)VMCTL_PAGE_DIFF_PAGE, length - p);
+            struct vmctl_page_diff_page d;
+
+            if (memcmp(pa + p, pb + p, pn) == 0)
+                continue;
+            found++;
+            block->pages_differ++;
+            if (block->listed->len >= max_report)
+                continue;
+            d.page = first_page + p / VMCTL_PAGE_DIFF_PAGE;
+            d.offset_a = image_a + p;
+            d.offset_b = image_b + p;
+            d.byte = first_diff_byte(pa + p, pb + p, pn);
+            g_array_append_val(block->listed, d);
+        }
+    }
+    return found;
+}
+
+/* Size of a character device: device DAX publishes it in sysfs; other
+ * character devices have no size. */
+static bool char_device_size(dev_t rdev, uint64_t *size)
+{
+    g_autofree char *path = g_strdup_printf("/sys/dev/char/%u:%u/size", major(rdev), minor(rdev));
+
+    return vmctl_read_u64(path, size, NULL);
+}
+
+static bool image_open(struct image *img, const char *path, GError **error)
+{
+    struct stat st;
+    void *probe;
+
+    img->path = path;
+    /* O_NONBLOCK so that a fifo is refused below instead of blocking the
+     * open; it is cleared again for the reads. */
+    img->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (img->fd < 0) {
+        int e = errno;
+        g_set_error(error, VMCTL_ERROR, e == ENOENT ? VMCTL_ERROR_NOT_FOUND : VMCTL_ERROR_FAILED,
+                    "image '%s' cannot be opened: %s", path, g_strerror(e));
+        return false;
+    }
+    if (fstat(img->fd, &st) < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "image '%s' cannot be examined: %s", path,
+                    g_strerror(errno));
+        return false;
+    }
+    if (S_ISREG(st.st_mode)) {
+        img->kind = "file";
+        img->size = st.st_size;
+        img->size_known = true;
+    } else if (S_ISBLK(st.st_mode)) {
+        uint64_t sz = 0;
+
+        img->kind = "block device";
+        if (ioctl(img->fd, BLKGETSIZE64, &sz) < 0) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "image '%s' does not give its size: %s", path,
+                        g_strerror(errno));
+            return false;
+        }
+        img->size = sz;
+        img->size_known = true;
+    } else if (S_ISCHR(st.st_mode)) {
+        img->kind = "character device";
+        img->size_known = char_device_size(st.st_rdev, &img->size);
+    } else {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                    "image '%s' is %s, not a regular file or a device", path,
+                    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a fifo" : "a socket");
+        return false;
+    }
+    if (fcntl(img->fd, F_SETFL, 0) < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "image '%s' cannot be set to blocking reads: %s", path,
+                    g_strerror(errno));
+        return false;
+    }
+    /* Devices without mmap (ENODEV) are read instead. */
+    probe = mmap(NULL, VMCTL_PAGE_DIFF_PAGE, PROT_READ, MAP_SHARED, img->fd, 0);
+    if (probe == MAP_FAILED) {
+        img->use_read = true;
+        img->buf = g_malloc(WINDOW_READ);
+    } else {
+        munmap(probe, VMCTL_PAGE_DIFF_PAGE);
+    }
+    return true;
+}
+
+static void image_unmap(struct image *img)
+{
+    if (img->map) {
+        munmap(img->map, img->map_len);
+        img->map = NULL;
+    }
+}
+
+static void image_close(struct image *img)
+{
+    image_unmap(img);
+    g_clear_pointer(&img->buf, g_free);
+    if (img->fd >= 0)
+        close(img->fd);
+    img->fd = -1;
+}
+
+/* Make [off, off + len) of the image readable at *out until the next call. */
+static bool image_window(struct image *img, uint64_t off, uint64_t len, const uint8_t **out, GError **error)
+{
+    static long pagesz;
+    uint64_t done = 0;
+
+    image_unmap(img);
+    if (!img->use_read) {
+        uint64_t delta;
+
+        if (!pagesz)
+            pagesz = sysconf(_SC_PAGESIZE);
+        delta = off % pagesz;
+        img->map_len = len + delta;
+        img->map = mmap(NULL, img->map_len, PROT_READ, MAP_SHARED, img->fd, off - delta);
+        if (img->map == MAP_FAILED) {
+            img->map = NULL;
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED,
+                        "image '%s' cannot be mapped at offset 0x%" PRIx64 ": %s", img->path, off,
+                        g_strerror(errno));
+            return false;
+        }
+        madvise(img->map, img->map_len, MADV_SEQUENTIAL);
+        *out = (const uint8_t *)img->map + delta;
+        return true;
+    }
+    g_assert(len <= WINDOW_READ);
+    while (done < len) {
+        ssize_t n = pread(img->fd, img->buf + done, len - done, off + done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED,
+                        "image '%s' cannot be read at offset 0x%" PRIx64 ": %s", img->path, off + done,
+                        g_strerror(errno));
+            return false;
+        }
+        if (n == 0) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "image '%s' ends at offset 0x%" PRIx64, img->path,
+                        off + done);
+            return false;
+        }
+        done += n;
+    }
+    *out = img->buf;
+    return true;
+}
+
+/* The range must lie inside the image when the image's size is known. */
+static bool check_range(const struct image *img, const char *name, uint64_t off, uint64_t len, GError **error)
+{
+    g_autofree char *sz = NULL;
+    g_autofree char *l = NULL;
+
+    if (!img->size_known || (off <= img->size && len <= img->size - off))
+        return true;
+    sz = vmctl_format_size(img->size);
+    l = vmctl_format_size(len);
+    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                "block '%s' (offset 0x%" PRIx64 ", length %s) goes beyond the end of '%s' (%s)", name, off, l,
+                img->path, sz);
+    return false;
+}
+
+/* Whole-image mode: work out the one block to compare. */
+static struct vmctl_page_diff_block *whole_block(const struct image *a, const struct image *b,
+                                                 const struct vmctl_page_diff_opts *opts, GError **error)
+{
+    const struct image *imgs[2] = { a, b };
+    const uint64_t offs[2] = { opts->offset_a, opts->offset_b };
+    uint64_t len = opts->length;
+
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *sz = NULL;
+
+        if (!imgs[i]->size_known) {
+            if (opts->has_length)
+                continue;
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                        "size of '%s' is unknown (%s): give a length or ranges", imgs[i]->path, imgs[i]->kind);
+            return NULL;
+        }
+        if (offs[i] <= imgs[i]->size)
+            continue;
+        sz = vmctl_format_size(imgs[i]->size);
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "offset 0x%" PRIx64 " is beyond the end of '%s' (%s)",
+                    offs[i], imgs[i]->path, sz);
+        return NULL;
+    }
+    if (!opts->has_length) {
+        if (a->size - opts->offset_a != b->size - opts->offset_b) {
+            g_autofree char *sa = vmctl_format_size(a->size);
+            g_autofree char *sb = vmctl_format_size(b->size);
+
+            if (opts->offset_a == 0 && opts->offset_b == 0)
+                g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "images '%s' (%s) and '%s' (%s) differ in size",
+                            a->path, sa, b->path, sb);
+            else
+                g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                            "images '%s' (%s) from offset 0x%" PRIx64 " and '%s' (%s) from offset 0x%" PRIx64
+                            " differ in size",
+                            a->path, sa, opts->offset_a, b->path, sb, opts->offset_b);
+            return NULL;
+        }
+        len = a->size - opts->offset_a;
+    }
+    if (!check_range(a, VMCTL_PAGE_DIFF_DEFAULT_NAME, opts->offset_a, len, error) ||
+        !check_range(b, VMCTL_PAGE_DIFF_DEFAULT_NAME, opts->offset_b, len, error))
+        return NULL;
+    return vmctl_page_diff_block_new(VMCTL_PAGE_DIFF_DEFAULT_NAME, opts->offset_a, opts->offset_b, len);
+}
+
+static bool compare_block(struct image *a, struct image *b, struct vmctl_page_diff_block *blk, unsigned max_report,
+                          GError **error)
+{
+    uint64_t window = (a->use_read || b->use_read) ? WINDOW_READ : WINDOW_MAP;
+
+    for (uint64_t pos = 0; pos < blk->length; pos += window) {
+        uint64_t n = MIN(window, blk->length - pos);
+        const uint8_t *pa, *pb;
+
+        if (!image_window(a, blk->offset_a + pos, n, &pa, error) ||
+            !image_window(b, blk->offset_b + pos, n, &pb, error))
+            return false;
+        vmctl_page_diff_mem(blk, pa, pb, n, pos / VMCTL_PAGE_DIFF_PAGE, blk->offset_a + pos, blk->offset_b + pos,
+                            max_report);
+    }
+    image_unmap(a);
+    image_unmap(b);
+    return true;
+}
+
+static bool build_blocks(struct vmctl_page_diff *diff, const struct image *a, const struct image *b,
+                         const struct vmctl_page_diff_opts *opts, GError **error)
+{
+    struct vmctl_page_diff_block *blk;
+
+    if (opts->n_ranges == 0) {
+        blk = whole_block(a, b, opts, error);
+        if (!blk)
+            return false;
+        g_ptr_array_add(diff->blocks, blk);
+        return true;
+    }
+    for (size_t i = 0; i < opts->n_ranges; i++) {
+        const struct vmctl_page_diff_range *r = &opts->ranges[i];
+
+        for (size_t j = 0; j < i; j++) {
+            if (g_strcmp0(opts->ranges[j].name, r->name) == 0) {
+                g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "block name '%s' is given twice", r->name);
+                return false;
+            }
+        }
+        if (!check_range(a, r->name, r->offset_a, r->length, error) ||
+            !check_range(b, r->name, r->offset_b, r->length, error))
+            return false;
+        g_ptr_array_add(diff->blocks, vmctl_page_diff_block_new(r->name, r->offset_a, r->offset_b, r->length));
+    }
+    return true;
+}
+
+struct vmctl_page_diff *vmctl_page_diff_images(const char *path_a, const char *path_b,
+                                               const struct vmctl_page_diff_opts *opts, GError **error)
+{
+    g_autoptr(vmctl_page_diff) diff = g_new0(struct vmctl_page_diff, 1);
+    struct image a = { .fd = -1 }, b = { .fd = -1 };
+    uint64_t t0 = vmctl_now_ns();
+    bool ok = false;
+
+    diff->path_a = g_strdup(path_a);
+    diff->path_b = g_strdup(path_b);
+    diff->max_report = opts->max_report;
+    diff->blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_page_diff_block_free);
+
+    if (!image_open(&a, path_a, error) || !image_open(&b, path_b, error))
+        goto out;
+    diff->size_a = a.size;
+    diff->size_known_a = a.size_known;
+    diff->size_b = b.size;
+    diff->size_known_b = b.size_known;
+    if (!build_blocks(diff, &a, &b, opts, error))
+        goto out;
+    for (guint i = 0; i < diff->blocks->len; i++) {
+        struct vmctl_page_diff_block *blk = g_ptr_array_index(diff->blocks, i);
+
+        if (!compare_block(&a, &b, blk, opts->max_report, error))
+            goto out;
+        diff->pages += blk->pages;
+        diff->pages_differ += blk->pages_differ;
+        diff->bytes += blk->length;
+    }
+    diff->elapsed_ns = MAX(vmctl_now_ns() - t0, UINT64_C(1));
+    diff->bytes_per_sec = (double)diff->bytes * 1e9 / (double)diff->elapsed_ns;
+    ok = true;
+out:
+    image_close(&a);
+    image_close(&b);
+    return ok ? g_steal_pointer(&diff) : NULL;
+}
+
+bool vmctl_page_diff_parse_range(const char *spec, struct vmctl_page_diff_range *out, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    const char *fields[3];
+    const char *what[3] = { "offset in A", "offset in B", "length" };
+    uint64_t vals[3];
+    g_autofree char *copy = g_strdup(spec);
+    char *end = copy + strlen(copy);
+
+    /* The name may contain colons: the last three fields are the numbers. */
+    for (int i = 2; i >= 0; i--) {
+        char *colon = g_strrstr_len(copy, end - copy, ":");
+
+        if (!colon) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "block '%s' is not NAME:OFFSET_A:OFFSET_B:LENGTH",
+                        spec);
+            return false;
+        }
+        *colon = '\0';
+        fields[i] = colon + 1;
+        end = colon;
+    }
+    if (copy[0] == '\0') {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "block '%s' has an empty name", spec);
+        return false;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!vmctl_parse_size(fields[i], i < 2, &vals[i], &local)) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "block '%s' has a bad %s: %s", spec, what[i],
+                        local->message);
+            return false;
+        }
+    }
+    out->name = g_strdup(copy);
+    out->offset_a = vals[0];
+    out->offset_b = vals[1];
+    out->length = vals[2];
+    return true;
+}
+
+static json_object *image_to_json(const char *path, uint64_t size, bool known)
+{
+    json_object *o = json_object_new_object();
+
+    vmctl_json_add_str(o, "path", path);
+    if (known)
+        vmctl_json_add_u64(o, "size", size);
+    else
+        json_object_object_add(o, "size", NULL);
+    return o;
+}
+
+static json_object *block_to_json(const struct vmctl_page_diff_block *blk)
+{
+    json_object *o = json_object_new_object();
+    json_object *pages = json_object_new_array();
+
+    vmctl_json_add_str(o, "name", blk->name);
+    vmctl_json_add_u64(o, "offset_a", blk->offset_a);
+    vmctl_json_add_u64(o, "offset_b", blk->offset_b);
+    vmctl_json_add_u64(o, "length", blk->length);
+    vmctl_json_add_u64(o, "pages", blk->pages);
+    vmctl_json_add_u64(o, "pages_differ", blk->pages_differ);
+    for (guint i = 0; i < blk->listed->len; i++) {
+        const struct vmctl_page_diff_page *d = &g_array_index(blk->listed, struct vmctl_page_diff_page, i);
+        json_object *p = json_object_new_object();
+
+        vmctl_json_add_u64(p, "page", d->page);
+        vmctl_json_add_u64(p, "offset_a", d->offset_a);
+        vmctl_json_add_u64(p, "offset_b", d->offset_b);
+        vmctl_json_add_u64(p, "byte", d->byte);
+        json_object_array_add(pages, p);
+    }
+    json_object_object_add(o, "differ", pages);
+    vmctl_json_add_u64(o, "unlisted", blk->pages_differ - blk->listed->len);
+    return o;
+}
+
+json_object *vmctl_page_diff_to_json(const struct vmctl_page_diff *diff)
+{
+    json_object *o = json_object_new_object();
+    json_object *blocks = json_object_new_array();
+    json_object *total = json_object_new_object();
+
+    json_object_object_add(o, "image_a", image_to_json(diff->path_a, diff->size_a, diff->size_known_a));
+    json_object_object_add(o, "image_b", image_to_json(diff->path_b, diff->size_b, diff->size_known_b));
+    vmctl_json_add_u64(o, "page_size", VMCTL_PAGE_DIFF_PAGE);
+    vmctl_json_add_u64(o, "max_report", diff->max_report);
+    for (guint i = 0; i < diff->blocks->len; i++)
+        json_object_array_add(blocks, block_to_json(g_ptr_array_index(diff->blocks, i)));
+    json_object_object_add(o, "blocks", blocks);
+    vmctl_json_add_u64(total, "pages", diff->pages);
+    vmctl_json_add_u64(total, "pages_differ", diff->pages_differ);
+    vmctl_json_add_u64(total, "bytes", diff->bytes);
+    json_object_object_add(o, "total", total);
+    vmctl_json_add_bool(o, "identical", diff->pages_differ == 0);
+    vmctl_json_add_u64(o, "elapsed_ns", diff->elapsed_ns);
+    vmctl_json_add_u64(o, "bytes_per_sec", (uint64_t)diff->bytes_per_sec);
+    return o;
+}

@@ -1,0 +1,398 @@
+/* page_stamp.c: the host-side page-stamp checker (see page_stamp.h).
+ *
+ * Two ways to find the pages:
+ * - offset mode: the control page is at a given byte offset and stamped
+ *   page i follows it at offset + (i + 1) * 4096 (a memory-backend-file of
+ *   a guest, where file offset == guest-physical address);
+ * - scan mode: the control page is found by its magic anywhere in the image
+ *   (on a 4 KiB boundary) and each stamped page by magic + region + index,
+ *   wherever it is (a file on a DAX filesystem inside a guest's NVDIMM,
+ *   whose blocks are not contiguous). Same pages carry no index: they are
+ *   counted and checked as a pool.
+ *
+ * The image is taken as it is: a running guest keeps writing, so callers
+ * pause it first for a consistent view.
+ */
+#include "config.h"
+
+#include "page_stamp.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const verdict_names[VMCTL_PAGE_VERDICTS] = {
+    [VMCTL_STAMP_OK] = "ok",         [VMCTL_STAMP_BAD_MAGIC] = "bad_magic", [VMCTL_STAMP_BAD_INDEX] = "bad_index",
+    [VMCTL_STAMP_BAD_CSUM] = "bad_csum", [VMCTL_STAMP_STALE] = "stale",     [VMCTL_STAMP_AHEAD] = "ahead",
+    [VMCTL_PAGE_MISSING] = "missing",
+};
+
+const char *vmctl_page_verdict_name(enum vmctl_stamp_verdict v)
+{
+    return (unsigned)v < VMCTL_PAGE_VERDICTS ? verdict_names[v] : "unknown";
+}
+
+static const uint64_t *page_at(const uint8_t *image, uint64_t off)
+{
+    return (const uint64_t *)(const void *)(image + off);
+}
+
+/* A control page is usable when its fields describe a region that can
+ * exist; anything else is taken for stale or foreign data. */
+static bool ctl_valid(const struct vmctl_stamp_ctl *c, const char **why)
+{
+    if (c->magic != VMCTL_STAMP_CTL_MAGIC)
+        *why = "its magic is not VMTCTL1";
+    else if (c->version != VMCTL_STAMP_VERSION)
+        *why = "its version is not 1";
+    else if (c->region == 0)
+        *why = "its region is 0";
+    else if (c->page_count == 0)
+        *why = "its page_count is 0";
+    else if (c->same_pages > c->page_count || c->ws_pages > c->page_count - c->same_pages)
+        *why = "same_pages + ws_pages exceed page_count";
+    else if (c->stamped > c->page_count)
+        *why = "stamped exceeds page_count";
+    else
+        return true;
+    return false;
+}
+
+static void record(VmctlPagesReport *r, const struct vmctl_stamp_ctl *ctl, uint64_t i, uint64_t off,
+                   const uint64_t *page, enum vmctl_stamp_verdict v)
+{
+    r->checked++;
+    r->counts[v]++;
+    if (v == VMCTL_STAMP_OK)
+        return;
+    r->bad++;
+    if (r->n_first < VMCTL_PAGES_FIRST_MAX) {
+        VmctlPageBad *b = &r->first[r->n_first++];
+
+        b->index = i;
+        b->offset = off;
+        b->verdict = v;
+        b->expected_gen = vmctl_stamp_expected_gen(ctl, i);
+        b->actual_gen = page ? page[VMCTL_STAMP_W_GEN] : 0;
+    }
+}
+
+static void missing_beyond(VmctlPagesReport *r, uint64_t end, uint64_t off);
+
+static bool check_at_offset(const uint8_t *image, uint64_t size, uint64_t off, VmctlPagesReport *r, GError **error)
+{
+    const struct vmctl_stamp_ctl *ctl = &r->ctl;
+    const char *why = NULL;
+    uint64_t end;
+
+    if (off > size || size - off < VMCTL_PAGE_SIZE) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND,
+                    "no control page at offset '%" G_GUINT64_FORMAT "': the image has %" G_GUINT64_FORMAT " bytes",
+                    off, size);
+        return false;
+    }
+    memcpy(&r->ctl, image + off, sizeof(r->ctl));
+    if (!ctl_valid(ctl, &why)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND,
+                    "no control page at offset '%" G_GUINT64_FORMAT "': %s", off, why);
+        return false;
+    }
+    r->ctl_offset = off;
+    r->ctl_copies = 1;
+    /* pages inside the image; the control page may claim more (a truncated
+     * image, or a forged count): those are missing, counted without a loop
+     * over a number of pages the image cannot hold */
+    end = MIN(ctl->stamped, (size - off) / VMCTL_PAGE_SIZE - 1);
+    for (uint64_t i = 0; i < end; i++) {
+        uint64_t p = off + (i + 1) * VMCTL_PAGE_SIZE;
+
+        if (vmctl_stamp_in_flight(ctl, i)) {
+            r->in_flight++;
+            continue;
+        }
+        record(r, ctl, i, p, page_at(image, p), vmctl_stamp_check_page(ctl, page_at(image, p), i));
+    }
+    if (ctl->stamped > end)
+        missing_beyond(r, end, off);
+    return true;
+}
+
+/* Stamped pages [end, ctl.stamped) lie beyond the end of the image: the
+ * first few are recorded one by one, the rest only counted. */
+static void missing_beyond(VmctlPagesReport *r, uint64_t end, uint64_t off)
+{
+    const struct vmctl_stamp_ctl *ctl = &r->ctl;
+    uint64_t flying = 0, missing, done = 0;
+
+    for (unsigned s = 0; s < VMCTL_STAMP_INFLIGHT_MAX; s++) {
+        uint64_t v = ctl->inflight[s];
+        bool dup = false;
+
+        for (unsigned t = 0; t < s; t++)
+            dup = dup || ctl->inflight[t] == v;
+        if (!dup && v > end && v <= ctl->stamped)
+            flying++;
+    }
+    r->in_flight += flying;
+    missing = ctl->stamped - end - flying;
+    for (uint64_t i = end; i < ctl->stamped && r->n_first < VMCTL_PAGES_FIRST_MAX; i++) {
+        if (vmctl_stamp_in_flight(ctl, i))
+            continue;
+        record(r, ctl, i, off + (i + 1) * VMCTL_PAGE_SIZE, NULL, VMCTL_PAGE_MISSING);
+        done++;
+    }
+    r->checked += missing - done;
+    r->counts[VMCTL_PAGE_MISSING] += missing - done;
+    r->bad += missing - done;
+}
+
+/* Scan mode, step 1: the control page. Copies of one region's control page
+ * (stale blocks) are counted and the one with the most writes is taken;
+ * control pages of two regions make the image ambiguous. */
+static bool scan_ctl(const uint8_t *image, uint64_t size, VmctlPagesReport *r, GError **error)
+{
+    bool found = false;
+
+    for (uint64_t off = 0; off + VMCTL_PAGE_SIZE <= size; off += VMCTL_PAGE_SIZE) {
+        struct vmctl_stamp_ctl c;
+        const char *why;
+
+        if (page_at(image, off)[0] != VMCTL_STAMP_CTL_MAGIC)
+            continue;
+        memcpy(&c, image + off, sizeof(c));
+        if (!ctl_valid(&c, &why))
+            continue;
+        if (found && c.region != r->ctl.region) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                        "control pages of two regions '0x%" G_GINT64_MODIFIER "x' and '0x%" G_GINT64_MODIFIER
+                        "x' are in the image: check one with --offset",
+                        r->ctl.region, c.region);
+            return false;
+        }
+        if (!found || c.writes > r->ctl.writes) {
+            r->ctl = c;
+            r->ctl_offset = off;
+        }
+        found = true;
+        r->ctl_copies++;
+    }
+    if (!found) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND,
+                    "no control page anywhere in the image: no 4 KiB block carries the VMTCTL1 magic");
+        return false;
+    }
+    return true;
+}
+
+/* Scan mode, step 2: every page of the region wherever it is. Of several
+ * copies of one index the best verdict counts (a stale block left behind
+ * must not hide the live copy); the others are counted as duplicates. */
+static bool check_scan(const uint8_t *image, uint64_t size, VmctlPagesReport *r, GError **error)
+{
+    const struct vmctl_stamp_ctl *ctl = &r->ctl;
+    g_autofree uint64_t *where = NULL;
+    uint64_t n;
+
+    if (!scan_ctl(image, size, r, error))
+        return false;
+    n = ctl->stamped;
+    if (n > size / VMCTL_PAGE_SIZE) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                    "control page at offset '%" G_GUINT64_FORMAT "' claims %" G_GUINT64_FORMAT
+                    " stamped pages, more than the %" G_GUINT64_FORMAT " pages of the image",
+                    r->ctl_offset, n, size / VMCTL_PAGE_SIZE);
+        return false;
+    }
+    where = g_try_new(uint64_t, n ? n : 1);
+    if (!where) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED,
+                    "no memory for the page map of %" G_GUINT64_FORMAT " pages", n);
+        return false;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        where[i] = VMCTL_PAGES_NO_OFFSET;
+    for (uint64_t off = 0; off + VMCTL_PAGE_SIZE <= size; off += VMCTL_PAGE_SIZE) {
+        const uint64_t *p = page_at(image, off);
+        uint64_t i = p[VMCTL_STAMP_W_INDEX];
+
+        if (p[VMCTL_STAMP_W_MAGIC] == VMCTL_STAMP_SAME_MAGIC && p[VMCTL_STAMP_W_REGION] == 0 && i == 0) {
+            /* a same page: index 0 stands for all of them */
+            if (ctl->same_pages == 0)
+                continue;
+            r->same_found++;
+            if (r->same_found <= ctl->same_pages)
+                record(r, ctl, 0, off, p, vmctl_stamp_check_page(ctl, p, 0));
+            continue;
+        }
+        if (p[VMCTL_STAMP_W_MAGIC] != VMCTL_STAMP_MAGIC || p[VMCTL_STAMP_W_REGION] != ctl->region ||
+            i < ctl->same_pages || i >= n)
+            continue;
+        if (where[i] == VMCTL_PAGES_NO_OFFSET) {
+            where[i] = off;
+        } else {
+            r->duplicates++;
+            if (vmctl_stamp_check_page(ctl, page_at(image, where[i]), i) != VMCTL_STAMP_OK &&
+                vmctl_stamp_check_page(ctl, p, i) == VMCTL_STAMP_OK)
+                where[i] = off;
+        }
+    }
+    /* same pages not found at all */
+    for (uint64_t k = r->same_found; k < ctl->same_pages && k < n; k++)
+        record(r, ctl, k, VMCTL_PAGES_NO_OFFSET, NULL, VMCTL_PAGE_MISSING);
+    for (uint64_t i = ctl->same_pages; i < n; i++) {
+        if (vmctl_stamp_in_flight(ctl, i)) {
+            r->in_flight++;
+            continue;
+        }
+        if (where[i] == VMCTL_PAGES_NO_OFFSET)
+            record(r, ctl, i, VMCTL_PAGES_NO_OFFSET, NULL, VMCTL_PAGE_MISSING);
+        else
+            record(r, ctl, i, where[i], page_at(image, where[i]),
+                   vmctl_stamp_check_page(ctl, page_at(image, where[i]), i));
+    }
+    return true;
+}
+
+bool vmctl_pages_check_image(const void *image, uint64_t size, const VmctlPagesCheckOptions *opts,
+                             VmctlPagesReport *report, GError **error)
+{
+    bool ok;
+
+    memset(report, 0, sizeof(*report));
+    report->scan = opts->scan;
+    report->image_size = size;
+    if (!opts->scan && opts->offset % 8) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                    "offset '%" G_GUINT64_FORMAT "' is not a multiple of 8 bytes", opts->offset);
+        return false;
+    }
+    ok = opts->scan ? check_scan(image, size, report, error)
+                    : check_at_offset(image, size, opts->offset, report, error);
+    /* The verdicts compare pages with the control page as it was at the
+     * start; a writer that went on meanwhile makes them meaningless. */
+    if (ok)
+        report->changed = memcmp((const uint8_t *)image + report->ctl_offset, &report->ctl, sizeof(report->ctl)) != 0;
+    return ok;
+}
+
+/* Size of a regular file or block device open as fd. */
+static bool image_size(int fd, const char *path, uint64_t *size, GError **error)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot stat '%s': %s", path, g_strerror(errno));
+        return false;
+    }
+    if (S_ISREG(st.st_mode)) {
+        *size = (uint64_t)st.st_size;
+        return true;
+    }
+    if (S_ISBLK(st.st_mode)) {
+        if (ioctl(fd, BLKGETSIZE64, size) == 0)
+            return true;
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot get the size of block device '%s': %s", path,
+                    g_strerror(errno));
+        return false;
+    }
+    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED, "'%s' is not a regular file or a block device", path);
+    return false;
+}
+
+bool vmctl_pages_check_file(const char *path, const VmctlPagesCheckOptions *opts, VmctlPagesReport *report,
+                            GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t size = 0;
+    void *map;
+    bool ok;
+
+    if (fd < 0) {
+        g_set_error(error, VMCTL_ERROR, errno == ENOENT ? VMCTL_ERROR_NOT_FOUND : VMCTL_ERROR_FAILED,
+                    "cannot open '%s': %s", path, g_strerror(errno));
+        return false;
+    }
+    if (!image_size(fd, path, &size, error)) {
+        close(fd);
+        return false;
+    }
+    if (size < VMCTL_PAGE_SIZE) {
+        close(fd);
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND,
+                    "no control page in '%s': the image has %" G_GUINT64_FORMAT " bytes, less than one page", path,
+                    size);
+        return false;
+    }
+    map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot map '%s': %s", path, g_strerror(errno));
+        return false;
+    }
+    madvise(map, size, MADV_SEQUENTIAL);
+    ok = vmctl_pages_check_image(map, size, opts, report, error);
+    munmap(map, size);
+    if (!ok)
+        g_prefix_error(error, "'%s': ", path);
+    return ok;
+}
+
+json_object *vmctl_pages_report_to_json(const VmctlPagesReport *r)
+{
+    json_object *o = json_object_new_object();
+    json_object *counts = json_object_new_object();
+    json_object *first = json_object_new_array();
+
+    vmctl_json_add_str(o, "mode", r->scan ? "scan" : "offset");
+    vmctl_json_add_bool(o, "clean", r->bad == 0 && !r->changed);
+    vmctl_json_add_bool(o, "changed", r->changed);
+    vmctl_json_add_u64(o, "image_size", r->image_size);
+    vmctl_json_add_u64(o, "control_offset", r->ctl_offset);
+    vmctl_json_add_u64(o, "control_copies", r->ctl_copies);
+    vmctl_json_add_u64(o, "region", r->ctl.region);
+    {
+        g_autofree char *hex = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", r->ctl.region);
+
+        vmctl_json_add_str(o, "region_hex", hex); /* jq reads numbers as doubles */
+    }
+    vmctl_json_add_u64(o, "seed", r->ctl.seed);
+    vmctl_json_add_u64(o, "page_count", r->ctl.page_count);
+    vmctl_json_add_u64(o, "same_pages", r->ctl.same_pages);
+    vmctl_json_add_u64(o, "ws_pages", r->ctl.ws_pages);
+    vmctl_json_add_u64(o, "stamped", r->ctl.stamped);
+    vmctl_json_add_u64(o, "writes", r->ctl.writes);
+    vmctl_json_add_u64(o, "verify_runs", r->ctl.verify_runs);
+    vmctl_json_add_u64(o, "verify_bad", r->ctl.verify_bad);
+    vmctl_json_add_u64(o, "checked", r->checked);
+    vmctl_json_add_u64(o, "in_flight", r->in_flight);
+    vmctl_json_add_u64(o, "bad", r->bad);
+    if (r->scan) {
+        vmctl_json_add_u64(o, "duplicates", r->duplicates);
+        vmctl_json_add_u64(o, "same_found", r->same_found);
+    }
+    for (unsigned v = 0; v < VMCTL_PAGE_VERDICTS; v++)
+        vmctl_json_add_u64(counts, verdict_names[v], r->counts[v]);
+    json_object_object_add(o, "verdicts", counts);
+    for (unsigned k = 0; k < r->n_first; k++) {
+        const VmctlPageBad *b = &r->first[k];
+        json_object *e = json_object_new_object();
+
+        vmctl_json_add_u64(e, "index", b->index);
+        if (b->offset == VMCTL_PAGES_NO_OFFSET)
+            json_object_object_add(e, "offset", NULL);
+        else
+            vmctl_json_add_u64(e, "offset", b->offset);
+        vmctl_json_add_str(e, "verdict", vmctl_page_verdict_name(b->verdict));
+        vmctl_json_add_u64(e, "expected_generation", b->expected_gen);
+        vmctl_json_add_u64(e, "actual_generation", b->actual_gen);
+        json_object_array_add(first, e);
+    }
+    json_object_object_add(o, "first_bad", first);
+    return o;
+}

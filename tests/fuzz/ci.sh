@@ -1,0 +1,28 @@
+#!/bin/sh
+# ci.sh: the short fuzzing pass .ci/run makes before the suite (make fuzz
+# FUZZ_SECONDS=10), one test point per target from its summary. Outside CI
+# the pass is not run and this test says so.
+. "$top_srcdir/tests/lib/tap.sh"
+
+status="$top_builddir/fuzz-ci.status"
+summary="$top_builddir/fuzz-build/tests/fuzz/work/summary.txt"
+if [ ! -f "$status" ]; then
+    if [ "${CI:-}" = true ]; then
+        not_ok "the CI fuzzing pass ran (no $status)"
+    else
+        skip "the CI fuzzing pass" "run by .ci/run only (make fuzz FUZZ_SECONDS=10)"
+    fi
+    tap_done
+fi
+is "make fuzz exited 0" "$(cat "$status")" 0
+if [ -f "$summary" ]; then
+    while read -r line; do
+        case "$line" in
+        *FAIL* | *crash* | *leak*) not_ok "fuzz: $line" ;;
+        ?*) ok "fuzz: $line" ;;
+        esac
+    done <"$summary"
+else
+    not_ok "the fuzz summary exists ($summary)"
+fi
+tap_done

@@ -1,0 +1,194 @@
+#!/bin/sh
+# migrate.sh: `vmctl migrate NAME --to local` of a tiny guest under KVM on a
+# share=on file: idle, 5000 and 50000 pages/s and as fast as it can
+# (rate 0), each with every page compared (0 differ), the stamp check and
+# the guest's VERIFY ok, and the name handed over (new backing, old file
+# and old QEMU gone). Then the ways out that must keep the source: the
+# destination QEMU killed mid-migration, Ctrl-C, --timeout, vmctld killed
+# mid-migration (the restarted daemon removes the destination), and a page
+# changed on the destination before the compare (test-only fault hook),
+# which must give FAIL naming that page. A memfd guest verified through
+# pmemsave dumps (strategy auto), auto's postcopy switch when precopy stops
+# converging, --shared, --no-verify, and the refusals (virtio-pmem, remote
+# destination, unknown strategy, postcopy on file-backed RAM).
+. "$top_srcdir/tests/lib/tap.sh"
+
+if ! have_qemu; then
+    skip "live migration" "no QEMU" qemu
+    tap_done
+fi
+if ! have_kvm; then
+    skip "live migration" "no usable /dev/kvm" kvm
+    tap_done
+fi
+
+. "$top_srcdir/tests/lib/vmctld.sh"
+private_vmctld
+
+# console NAME LINE: the guest's answer to LINE
+console() { "$VMCTL" console "$1" --send "$2" --expect "^(VERIFY|OK|ERROR)" --timeout 60 | grep -aE '^(VERIFY|OK|ERROR)' | tail -n 1; }
+
+# --- the happy path at four dirty rates, one guest handed on each time
+"$VMCTL" launch m1 --memory 128M --backend "$TEST_TMP/m1.ram" --rate 5000 --json >/dev/null
+check "the tiny guest is READY" wait_for "$S/run/m1/console.log" '^READY' 30
+
+for rate in idle 5000 50000 0; do
+    case $rate in
+    idle) answer=$(console m1 PAUSE) ;;
+    *) answer=$(console m1 "RESUME") && answer=$(console m1 "RATE $rate") ;;
+    esac
+    like "guest takes rate $rate" "$answer" '^OK'
+    old_pid=$(info m1 .pid)
+    old_ram=$(info m1 .spec.backend)
+    "$VMCTL" migrate m1 --to local --strategy precopy --bandwidth 8G --json --timeout 120 >"$TEST_TMP/mig.out"
+    rc=$?
+    out=$(tail -n 1 "$TEST_TMP/mig.out")
+    is "rate $rate: migrate exits 0" "$rc" 0
+    is "rate $rate: verdict PASS" "$(echo "$out" | jq -r .verdict)" PASS
+    is "rate $rate: every page compared, none differs" \
+        "$(echo "$out" | jq -c '[.verify.pages.pages, .verify.pages.pages_differ]')" '[32768,0]'
+    is "rate $rate: stamps clean" "$(echo "$out" | jq -c '[.verify.stamps.bad, .verify.stamps.checked > 30000]')" '[0,true]'
+    like "rate $rate: guest VERIFY ok" "$(echo "$out" | jq -r .verify.guest)" '^VERIFY ok pages=[0-9]+$'
+    diag "rate $rate: $(echo "$out" | jq -c '.stats')"
+    new_ram=$(info m1 .spec.backend)
+    like "rate $rate: the name runs on a new backing" "$new_ram" "^$TEST_TMP/m1.ram.dst-[0-9]+$"
+    check "rate $rate: the old backing is removed" test ! -e "$old_ram"
+    check "rate $rate: the old QEMU is gone" gone "$old_pid"
+    is "rate $rate: the guest runs as the new QEMU" "$(info m1 '[.state, .pid] | @tsv')" "$(printf 'running\t%s' "$(echo "$out" | jq -r .pid)")"
+done
+like "after four hand-overs the guest still says VERIFY ok" "$(console m1 VERIFY)" '^VERIFY ok'
+like "the state file describes the destination" "$(jq -r .run_dir "$S/m1.json")" "^$S/run/m1.dst-[0-9]+$"
+
+# --- ways out that keep the source
+"$VMCTL" launch m2 --memory 128M --backend "$TEST_TMP/m2.ram" --rate 0 >/dev/null
+check "the second guest is READY" wait_for "$S/run/m2/console.log" '^READY' 30
+src_pid=$(info m2 .pid)
+no_destination() {
+    [ "$(info m2 '[.pid, .spec.backend, .state] | @tsv')" = "$(printf '%s\t%s\trunning' "$src_pid" "$TEST_TMP/m2.ram")" ] &&
+        [ -z "$(ls -d "$S"/run/m2.dst-* "$TEST_TMP"/m2.ram.dst-* 2>/dev/null)" ]
+}
+
+# the destination killed mid-migration (slow: 16M/s for 128M busy guest)
+"$VMCTL" migrate m2 --to local --strategy precopy --bandwidth 16M --json >"$TEST_TMP/kill.out" 2>"$TEST_TMP/kill.err" &
+mig=$!
+check "the destination comes up" wait_for "$TEST_TMP/kill.out" '"migration-progress"' 30
+dst=$(jq -r 'select(.event == "migration-destination") | .data.pid' "$TEST_TMP/kill.out")
+kill -9 "$dst"
+wait $mig
+is "killed destination: migrate exits 2" "$?" 2
+is "killed destination: the error says so" "$(cat "$TEST_TMP/kill.err")" \
+    "vmctl: the destination QEMU of guest 'm2' died during the migration"
+check "killed destination: the source keeps the name, runs, no destination is left" no_destination
+like "killed destination: the source says VERIFY ok" "$(console m2 VERIFY)" '^VERIFY ok'
+
+# Ctrl-C in the CLI cancels
+"$VMCTL" migrate m2 --to local --strategy precopy --bandwidth 16M --json >"$TEST_TMP/int.out" 2>"$TEST_TMP/int.err" &
+mig=$!
+check "the second migration runs" wait_for "$TEST_TMP/int.out" '"migration-progress"' 30
+kill -INT $mig
+wait $mig
+is "Ctrl-C: migrate exits 2" "$?" 2
+like "Ctrl-C: the error says it was cancelled" "$(tail -n 1 "$TEST_TMP/int.err")" \
+    "^vmctl: migration of guest 'm2' cancelled on request$"
+check "Ctrl-C: the source keeps the name, runs, no destination is left" no_destination
+like "Ctrl-C: the source says VERIFY ok" "$(console m2 VERIFY)" '^VERIFY ok'
+
+# a timeout gives up the same way
+out=$("$VMCTL" migrate m2 --to local --strategy precopy --bandwidth 16M --timeout 2 2>&1)
+is "--timeout: exits 2 with the reason" "$?:$out" "2:vmctl: migration of guest 'm2' did not complete within 2 s"
+check "--timeout: the source keeps the name, runs, no destination is left" no_destination
+
+# vmctld killed mid-migration: the restarted daemon removes the destination
+"$VMCTL" migrate m2 --to local --strategy precopy --bandwidth 16M --json >"$TEST_TMP/restart.out" 2>/dev/null &
+mig=$!
+check "a third migration runs" wait_for "$TEST_TMP/restart.out" '"migration-progress"' 30
+dst=$(jq -r 'select(.event == "migration-destination") | .data.pid' "$TEST_TMP/restart.out")
+kill -9 "$(daemon_pid)"
+wait $mig
+is "vmctld killed: migrate exits 2" "$?" 2
+"$VMCTL" list >/dev/null # starts vmctld again
+gone_within() { _i=0; while ! gone "$1" && [ $_i -lt $(($2 * 10)) ]; do sleep 0.1; _i=$((_i + 1)); done; gone "$1"; }
+check "vmctld restarted: the destination QEMU is killed" gone_within "$dst" 10
+check "vmctld restarted: the source keeps the name, runs, no destination (run dir, backing) is left" no_destination
+like "vmctld restarted: the source says VERIFY ok" "$(console m2 VERIFY)" '^VERIFY ok'
+
+# negative control: one byte of page 1234 changed on the destination
+console m2 "RATE 5000" >/dev/null
+VMCTL_MIGRATE_FAULT=dst-page:1234 "$VMCTL" migrate m2 --to local --strategy precopy --bandwidth 8G --json >"$TEST_TMP/fault.out"
+is "fault: migrate exits 1" "$?" 1
+out=$(tail -n 1 "$TEST_TMP/fault.out")
+is "fault: verdict FAIL" "$(echo "$out" | jq -r .verdict)" FAIL
+is "fault: exactly page 1234 of pc.ram differs" \
+    "$(echo "$out" | jq -c '.verify.pages.blocks[] | [.name, .pages_differ, [.first[].page]]')" '["pc.ram",1,[1234]]'
+is "fault: the stamp check sees one bad page" "$(echo "$out" | jq -c .verify.stamps.bad)" 1
+check "fault: the source keeps the name, runs, no destination is left" no_destination
+like "fault: the source says VERIFY ok" "$(console m2 VERIFY)" '^VERIFY ok'
+out=$("$VMCTL" migrate m2 --to local 2>&1 </dev/null; echo "rc=$?")
+is "without the fault the same guest migrates" "$(echo "$out" | grep -c '^verdict    PASS')" 1
+
+# --- memfd RAM has no host file: pmemsave dumps of both sides; strategy auto
+"$VMCTL" launch m3 --memory 128M --backend memfd --rate 20000 --ws 4096 >/dev/null
+check "the memfd guest is READY" wait_for "$S/run/m3/console.log" '^READY' 30
+"$VMCTL" migrate m3 --to local --json >"$TEST_TMP/memfd.out"
+is "memfd, auto: migrate exits 0" "$?" 0
+out=$(tail -n 1 "$TEST_TMP/memfd.out")
+is "memfd, auto: verified through dumps, 0 of 32768 pages differ, VERIFY ok" \
+    "$(echo "$out" | jq -c '[.verdict, .verify.images, .verify.pages.pages, .verify.pages.pages_differ, (.verify.guest | startswith("VERIFY ok"))]')" \
+    '["PASS","pmemsave dumps of guest-physical RAM",32768,0,true]'
+is "memfd, auto: the dirty rate was measured with dirty-bitmap under KVM" "$(echo "$out" | jq -r .dirty_rate.mode)" dirty-bitmap
+is "memfd, auto: max-bandwidth set explicitly, with its reason" \
+    "$(echo "$out" | jq -c '[.decisions[] | select(.what == "max-bandwidth") | (.value > 134217728), (.why | test("link"))]')" '[true,true]'
+is "memfd, auto: no dump left behind" "$(ls "$S"/run/m3.dst-*/*.dump 2>/dev/null)" ""
+
+# --- auto's postcopy switch: a memfd guest rewriting all its pages over a
+# link capped at 24M/s does not converge in precopy
+"$VMCTL" launch m5 --memory 128M --backend memfd --rate 0 >/dev/null
+check "the busy memfd guest is READY" wait_for "$S/run/m5/console.log" '^READY' 30
+"$VMCTL" migrate m5 --to local --bandwidth 24M --timeout 120 --json >"$TEST_TMP/pc.out"
+is "postcopy switch: migrate exits 0" "$?" 0
+out=$(tail -n 1 "$TEST_TMP/pc.out")
+is "postcopy switch: postcopy capability planned, then switched to with the reason" \
+    "$(echo "$out" | jq -c '[(.decisions[] | select(.what == "postcopy") | .value), (.decisions[] | select(.what == "migrate-start-postcopy") | .why | test("stopped converging")), .stats.postcopy]')" \
+    '[true,true,true]'
+is "postcopy switch: PASS, 0 pages differ, VERIFY ok" \
+    "$(echo "$out" | jq -c '[.verdict, .verify.pages.pages_differ, (.verify.guest | startswith("VERIFY ok"))]')" '["PASS",0,true]'
+"$VMCTL" kill m5 >/dev/null
+
+# --- --shared: the destination maps the same file, RAM is not sent
+ram=$(info m1 .spec.backend)
+"$VMCTL" migrate m1 --to local --shared --json >"$TEST_TMP/shared.out"
+is "--shared: migrate exits 0" "$?" 0
+out=$(tail -n 1 "$TEST_TMP/shared.out")
+is "--shared: PASS on stamps and VERIFY, RAM not compared with itself" \
+    "$(echo "$out" | jq -c '[.verdict, .verify.images, .verify.pages.pages, .verify.stamps.bad, (.verify.guest | startswith("VERIFY ok"))]')" \
+    '["PASS","one shared backing file (x-ignore-shared): not compared with itself",0,0,true]'
+is "--shared: x-ignore-shared was decided" "$(echo "$out" | jq -c '[.decisions[] | select(.what == "x-ignore-shared") | .value]')" '[true]'
+is "--shared: the guest keeps its backing file" "$(info m1 .spec.backend)" "$ram"
+check "--shared: the file is still there" test -s "$ram"
+
+# --- --no-verify hands over at once; the destination runs
+"$VMCTL" migrate m1 --to local --no-verify --json >"$TEST_TMP/nov.out"
+is "--no-verify: exit 0, UNVERIFIED" "$?:$(tail -n 1 "$TEST_TMP/nov.out" | jq -r .verdict)" "0:UNVERIFIED"
+is "--no-verify: the destination runs" "$(info m1 .state)" running
+like "--no-verify: and says VERIFY ok" "$(console m1 VERIFY)" '^VERIFY ok'
+
+# --- refusals
+"$VMCTL" launch m4 --memory 64M --backend "$TEST_TMP/m4.ram" --virtio-pmem "$TEST_TMP/vp.img,16M" >/dev/null
+out=$("$VMCTL" migrate m4 --to local 2>&1)
+is "virtio-pmem on its own backing: refused, exit 2" "$?:$out" \
+    "2:vmctl: guest 'm4' has virtio-pmem, whose content QEMU does not migrate to a separate backing: use --shared (or --force to lose it)"
+check "virtio-pmem: no destination was made" test -z "$(ls -d "$S"/run/m4.dst-* "$TEST_TMP"/m4.ram.dst-* "$TEST_TMP"/vp.img.dst-* 2>/dev/null)"
+out=$("$VMCTL" migrate m4 --to local --strategy fastest 2>&1)
+is "unknown strategy: exit 2 and one line" "$?:$out" \
+    "2:vmctl: --strategy 'fastest' is not one of auto, precopy, postcopy, multifd, auto-converge"
+out=$("$VMCTL" migrate m2 --to local --strategy postcopy 2>&1)
+is "postcopy on a file-backed RAM: refused" "$?:$out" \
+    "2:vmctl: strategy 'postcopy' needs RAM that userfaultfd can serve (anonymous, memfd, tmpfs, hugetlbfs), and this guest's RAM is a file"
+out=$("$VMCTL" migrate m1 --to qemu+ssh://elsewhere/system 2>&1)
+is "remote destination: exit 2" "$?" 2
+is "remote destination: an honest one-line refusal" "$out" \
+    "vmctl: destination 'qemu+ssh://elsewhere/system' is not local: remote migration goes through libvirt's peer-to-peer migration (vmctld --driver libvirt), which this version does not have"
+out=$("$VMCTL" migrate nosuch --to local 2>&1)
+is "unknown guest: exit 2 and one line" "$?:$out" "2:vmctl: guest 'nosuch' does not exist"
+
+tap_done

@@ -1,0 +1,93 @@
+#!/bin/sh
+# pages-check.sh: `vmctl pages check` on stamped images written by
+# pages-check-mkimage: clean images pass, and each kind of damage (flipped
+# byte, zeroed page, lost write, missing control page) is named at exactly
+# the damaged page, in offset and in scan mode; exit codes 0/1/2.
+. "$top_srcdir/tests/lib/tap.sh"
+
+MK="$top_builddir/tests/integration/pages-check-mkimage"
+img=$TEST_TMP/img
+BASE=2097152 # the control page at 2 MiB, as in the tiny guest
+
+# flip BYTE_OFFSET FILE: xor one byte with 0x01
+flip() {
+    b=$(od -An -tu1 -j "$1" -N1 "$2" | tr -d ' ')
+    printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$2" bs=1 seek="$1" conv=notrunc status=none
+}
+
+"$MK" "$img" $BASE 200 10 50 123 >"$TEST_TMP/map" || exit 1
+off150=$(sed -n 151p "$TEST_TMP/map")
+
+out=$("$VMCTL" pages check --offset 2M "$img"); rc=$?
+is "clean image exits 0" "$rc" 0
+like "summary line says clean" "$out" "^$img: clean: 0 of 200 pages break the rule, 0 in flight skipped \\(region 0xabcdef, control page at offset 0x200000, 123 writes\\)$"
+
+j=$("$VMCTL" pages check --offset 0x200000 --json "$img")
+is "JSON: clean, all pages checked, writes" "$(echo "$j" | jq -c '[.clean, .checked, .bad, .writes, .verdicts.ok, .ws_pages, .same_pages]')" '[true,200,0,123,200,50,10]'
+
+cp "$img" "$img.1"
+flip $((off150 + 1000)) "$img.1"
+out=$("$VMCTL" pages check --offset 2M "$img.1"); rc=$?
+is "flipped byte exits 1" "$rc" 1
+like "human output names page 150 as bad_csum" "$out" "page 150 at offset 0x$(printf %x "$off150"): bad_csum \\(generation 0, expected 0\\)"
+j=$("$VMCTL" --json pages check --offset 2M "$img.1")
+is "JSON names exactly page 150 at its offset" "$(echo "$j" | jq -c '[.bad, .first_bad[0].index, .first_bad[0].offset, .first_bad[0].verdict]')" "[1,150,$off150,\"bad_csum\"]"
+
+# a lost write: ctl.writes counts one more rewrite than reached the page
+cp "$img" "$img.2"
+printf '\174' | dd of="$img.2" bs=1 seek=$((BASE + 64)) conv=notrunc status=none # writes = 124
+j=$("$VMCTL" pages check --offset 2M --json "$img.2"); rc=$?
+is "lost write exits 1" "$rc" 1
+is "lost write: page 33 is stale, generation 2 of 3" "$(echo "$j" | jq -c '[.bad, .first_bad[0].index, .first_bad[0].verdict, .first_bad[0].actual_generation, .first_bad[0].expected_generation]')" '[1,33,"stale",2,3]'
+
+# a zeroed page
+cp "$img" "$img.3"
+dd if=/dev/zero of="$img.3" bs=4096 seek=$(( $(sed -n 6p "$TEST_TMP/map") / 4096 )) count=1 conv=notrunc status=none
+j=$("$VMCTL" pages check --offset 2M --json "$img.3")
+is "zeroed same page 5 is bad_magic" "$(echo "$j" | jq -c '[.bad, .first_bad[0].index, .first_bad[0].verdict]')" '[1,5,"bad_magic"]'
+
+# no control page where it is said to be
+out=$("$VMCTL" pages check "$img" 2>&1); rc=$?
+is "no control page exits 2" "$rc" 2
+is "no control page is one line" "$out" "vmctl: '$img': no control page at offset '0': its magic is not VMTCTL1"
+out=$("$VMCTL" pages check "$TEST_TMP/nonexistent" 2>&1); rc=$?
+is "missing file exits 2" "$rc" 2
+is "missing file is one line" "$out" "vmctl: cannot open '$TEST_TMP/nonexistent': No such file or directory"
+: >"$TEST_TMP/empty"
+out=$("$VMCTL" pages check "$TEST_TMP/empty" 2>&1); rc=$?
+is "empty file exits 2 with one line" "$rc:$(printf '%s\n' "$out" | wc -l)" "2:1"
+out=$("$VMCTL" pages check --offset 0x2g "$img" 2>&1); rc=$?
+is "bad hex offset exits 2 with one line" "$rc:$out" "2:vmctl: offset '0x2g' is not a hexadecimal number"
+out=$("$VMCTL" pages check --offset 2Q "$img" 2>&1); rc=$?
+is "bad size offset exits 2" "$rc" 2
+out=$("$VMCTL" pages check --scan --offset 0 "$img" 2>&1); rc=$?
+is "--scan with --offset exits 2" "$rc:$out" "2:vmctl: --offset '0' and --scan exclude each other"
+
+# scan mode: pages shuffled over a larger image
+"$MK" "$img.s" 0 300 20 100 1000 scatter >"$TEST_TMP/smap" || exit 1
+j=$("$VMCTL" pages check --scan --json "$img.s"); rc=$?
+is "scan: shuffled clean image exits 0" "$rc" 0
+is "scan: every page found and ok" "$(echo "$j" | jq -c '[.mode, .clean, .checked, .same_found, .duplicates, .writes]')" '["scan",true,300,20,0,1000]'
+offs=$(sed -n 201p "$TEST_TMP/smap")
+flip $((offs + 4000)) "$img.s"
+j=$("$VMCTL" pages check --scan --json "$img.s"); rc=$?
+is "scan: flipped byte exits 1" "$rc" 1
+is "scan: names exactly page 200 at its offset" "$(echo "$j" | jq -c '[.bad, .first_bad[0].index, .first_bad[0].offset, .first_bad[0].verdict]')" "[1,200,$offs,\"bad_csum\"]"
+out=$("$VMCTL" pages check --scan "$TEST_TMP/empty" 2>&1); rc=$?
+is "scan: no control page exits 2" "$rc" 2
+dd if=/dev/zero of="$img.z" bs=1M count=1 status=none
+out=$("$VMCTL" pages check --scan "$img.z" 2>&1); rc=$?
+is "scan: zero image has no control page" "$rc:$out" "2:vmctl: '$img.z': no control page anywhere in the image: no 4 KiB block carries the VMTCTL1 magic"
+
+# the dispatcher
+out=$("$VMCTL" pages 2>&1); rc=$?
+is "pages without a subcommand exits 2" "$rc" 2
+out=$("$VMCTL" pages frob 2>&1); rc=$?
+is "unknown subcommand is one line, exit 2" "$rc:$out" "2:vmctl: subcommand 'frob' of 'pages' is unknown: 'vmctl pages --help' lists them"
+out=$("$VMCTL" help pages)
+like "vmctl help pages lists check" "$out" "check .*page-stamp rule"
+like "vmctl help pages lists diff" "$out" "diff .*compare two memory images"
+is "'vmctl help pages' equals 'vmctl pages --help'" "$out" "$("$VMCTL" pages --help)"
+like "pages check --help shows its options" "$("$VMCTL" pages check --help)" "--scan"
+
+tap_done

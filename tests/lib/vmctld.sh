@@ -1,0 +1,27 @@
+# vmctld.sh: a private vmctld for one test (sourced after tap.sh).
+#
+#   private_vmctld   socket and state dir under $TEST_TMP (S is the state
+#                    dir); at exit every guest it lists is killed and the
+#                    daemon stopped by its pid
+#   req LINE         one raw request line, the reply on stdout
+#   daemon_pid       the running vmctld's pid
+#   info NAME JQ     a member of `vmctl info NAME --json`
+
+req() { printf '%s\n' "$1" | nc -U -N "$VMCTL_SOCKET" 2>/dev/null; }
+daemon_pid() { req '{"execute":"ping"}' | jq -r .return.pid 2>/dev/null; }
+info() { "$VMCTL" info "$1" --json | jq -r "$2"; }
+
+_private_vmctld_cleanup() {
+    for n in $("$VMCTL" list --json 2>/dev/null | jq -r '.[].name'); do
+        "$VMCTL" kill "$n" >/dev/null 2>&1
+    done
+    p=$(daemon_pid)
+    [ -n "$p" ] && [ "$p" != null ] && kill "$p" 2>/dev/null
+}
+
+private_vmctld() {
+    export VMCTL_SOCKET="$TEST_TMP/run/vmctld.sock"
+    export VMCTL_STATE_DIR="$TEST_TMP/state"
+    S="$VMCTL_STATE_DIR"
+    on_exit _private_vmctld_cleanup
+}

@@ -1,0 +1,234 @@
+/* test-migrate.c: migration strategy decisions, the page-level compare with
+ * a corrupted page, the fault hook and the verdict. */
+#include "config.h"
+
+#include "migrate.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+static json_object *decision(const VmctlMigratePlan *p, const char *what)
+{
+    for (size_t i = 0; i < json_object_array_length(p->decisions); i++) {
+        json_object *d = json_object_array_get_idx(p->decisions, i);
+        if (strcmp(json_object_get_string(json_object_object_get(d, "what")), what) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+static VmctlMigrateInputs inputs(VmctlMigrateStrategy s, double rate, bool postcopy_backing)
+{
+    VmctlMigrateInputs in = { 0 };
+
+    in.strategy = s;
+    in.ram_bytes = GiB;
+    in.dirty_pages_per_s = rate;
+    in.link_bytes_per_s = 4.0 * GiB;
+    in.link_how = "test";
+    in.cpus = 2;
+    in.postcopy_backing_ok = postcopy_backing;
+    in.has_multifd = in.has_postcopy = in.has_auto_converge = in.has_ignore_shared = true;
+    return in;
+}
+
+static void test_names(void)
+{
+    VmctlMigrateStrategy s;
+
+    g_assert_true(vmctl_migrate_strategy_from_name("auto-converge", &s));
+    g_assert_cmpint(s, ==, VMCTL_MIGRATE_AUTO_CONVERGE);
+    g_assert_cmpstr(vmctl_migrate_strategy_name(VMCTL_MIGRATE_MULTIFD), ==, "multifd");
+    g_assert_false(vmctl_migrate_strategy_from_name("fast", &s));
+    g_assert_false(vmctl_migrate_strategy_from_name(NULL, &s));
+}
+
+static void test_plan_auto_busy(void)
+{
+    VmctlMigrateInputs in = inputs(VMCTL_MIGRATE_AUTO, 50000, true);
+    VmctlMigratePlan p;
+    g_autoptr(GError) err = NULL;
+
+    /* two host CPUs: one channel, and why */
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_cmpuint(p.multifd_channels, ==, 0);
+    g_assert_nonnull(strstr(json_object_to_json_string(decision(&p, "multifd")), "host CPUs"));
+    g_assert_true(p.postcopy);
+    vmctl_migrate_plan_clear(&p);
+
+    in.cpus = 8;
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    /* the bandwidth is always set, and never to QEMU's default */
+    g_assert_cmpuint(p.max_bandwidth, ==, 4 * GiB);
+    g_assert_nonnull(decision(&p, "max-bandwidth"));
+    g_assert_cmpuint(p.multifd_channels, ==, 4);
+    g_assert_false(p.postcopy); /* multifd and postcopy do not combine */
+    g_assert_nonnull(strstr(json_object_to_json_string(decision(&p, "postcopy")), "do not combine"));
+    g_assert_cmpuint(p.downtime_ms, >=, VMCTL_MIGRATE_QEMU_DOWNTIME);
+    vmctl_migrate_plan_clear(&p);
+}
+
+static void test_plan_auto_idle(void)
+{
+    VmctlMigrateInputs in = inputs(VMCTL_MIGRATE_AUTO, 100, false);
+    VmctlMigratePlan p;
+    g_autoptr(GError) err = NULL;
+
+    in.link_bytes_per_s = 10 * MiB; /* a slow link: never below QEMU's default */
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_cmpuint(p.max_bandwidth, ==, VMCTL_MIGRATE_QEMU_BANDWIDTH);
+    g_assert_cmpuint(p.multifd_channels, ==, 0);
+    g_assert_false(p.postcopy);
+    g_assert_nonnull(strstr(json_object_to_json_string(decision(&p, "postcopy")), "file-backed"));
+    g_assert_cmpuint(p.downtime_ms, ==, VMCTL_MIGRATE_QEMU_DOWNTIME);
+    vmctl_migrate_plan_clear(&p);
+
+    in = inputs(VMCTL_MIGRATE_AUTO, 5000, true); /* memfd: postcopy as the fallback */
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_true(p.postcopy);
+    g_assert_false(p.postcopy_now);
+    vmctl_migrate_plan_clear(&p);
+}
+
+static void test_plan_explicit(void)
+{
+    VmctlMigrateInputs in = inputs(VMCTL_MIGRATE_PRECOPY, -1, false);
+    VmctlMigratePlan p;
+    g_autoptr(GError) err = NULL;
+
+    in.bandwidth = 2 * GiB;
+    in.downtime_ms = 50;
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_cmpuint(p.max_bandwidth, ==, 2 * GiB);
+    g_assert_cmpuint(p.downtime_ms, ==, 50);
+    g_assert_false(p.postcopy);
+    vmctl_migrate_plan_clear(&p);
+
+    in = inputs(VMCTL_MIGRATE_PRECOPY, -1, false); /* no --bandwidth: QEMU's default stays */
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_cmpuint(p.max_bandwidth, ==, 0);
+    vmctl_migrate_plan_clear(&p);
+
+    in = inputs(VMCTL_MIGRATE_POSTCOPY, -1, false);
+    g_assert_false(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_error(err, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED);
+    g_assert_nonnull(strstr(err->message, "userfaultfd"));
+    g_clear_error(&err);
+
+    in = inputs(VMCTL_MIGRATE_MULTIFD, -1, false);
+    in.has_multifd = false;
+    g_assert_false(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_cmpstr(err->message, ==,
+                    "strategy 'multifd' needs the migration capability 'multifd', which this QEMU does not have");
+    g_clear_error(&err);
+
+    in = inputs(VMCTL_MIGRATE_POSTCOPY, -1, true);
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_true(p.postcopy && p.postcopy_now);
+    vmctl_migrate_plan_clear(&p);
+}
+
+static void test_dirty_rate_mode(void)
+{
+    struct vmctl_version q72 = { 7, 2, 22 };
+    const char *why;
+
+    g_assert_cmpstr(vmctl_migrate_dirty_rate_mode(false, false, &q72, &why), ==, "page-sampling");
+    g_assert_nonnull(strstr(why, "tcg-calc-dirty-rate-crash"));
+    g_assert_cmpstr(vmctl_migrate_dirty_rate_mode(true, false, &q72, &why), ==, "dirty-bitmap");
+    g_assert_cmpstr(vmctl_migrate_dirty_rate_mode(true, true, &q72, &why), ==, "dirty-ring");
+}
+
+static char *image(const char *dir, const char *name, size_t pages)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *buf = g_malloc(pages * VMCTL_MIGRATE_PAGE);
+
+    for (size_t i = 0; i < pages * VMCTL_MIGRATE_PAGE; i++)
+        buf[i] = (char)(i * 7 + i / VMCTL_MIGRATE_PAGE);
+    g_assert_true(g_file_set_contents(path, buf, (gssize)(pages * VMCTL_MIGRATE_PAGE), NULL));
+    return path;
+}
+
+static void test_compare(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("test-migrate-XXXXXX", NULL);
+    g_autofree char *a = image(dir, "src.ram", 64);
+    g_autofree char *b = image(dir, "dst.ram", 64);
+    g_autofree char *na = image(dir, "src.nv", 16);
+    g_autofree char *nb = image(dir, "dst.nv", 16);
+    g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(json_object) r = NULL;
+    json_object *blk;
+    uint64_t differ = 99, page;
+
+    g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", a, 0, b, 0, 64 * VMCTL_MIGRATE_PAGE));
+    g_ptr_array_add(blocks, vmctl_migrate_block_new("nvdimm0", na, 0, nb, 0, 16 * VMCTL_MIGRATE_PAGE));
+    r = vmctl_migrate_compare(blocks, &differ, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(differ, ==, 0);
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(r, "pages")), ==, 80);
+    g_clear_pointer(&r, json_object_put);
+
+    /* the negative control: one byte of one page, each block */
+    g_assert_true(vmctl_migrate_fault_parse("dst-page:37", &page, &err));
+    g_assert_true(vmctl_migrate_fault_apply(b, 0, page, &err));
+    g_assert_true(vmctl_migrate_fault_apply(nb, 0, 3, &err));
+    r = vmctl_migrate_compare(blocks, &differ, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(differ, ==, 2);
+    blk = json_object_array_get_idx(json_object_object_get(r, "blocks"), 0);
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(blk, "pages_differ")), ==, 1);
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(
+                        json_object_array_get_idx(json_object_object_get(blk, "first"), 0), "page")),
+                    ==, 37);
+    blk = json_object_array_get_idx(json_object_object_get(r, "blocks"), 1);
+    g_assert_cmpstr(json_object_get_string(json_object_object_get(blk, "name")), ==, "nvdimm0");
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(
+                        json_object_array_get_idx(json_object_object_get(blk, "first"), 0), "page")),
+                    ==, 3);
+
+    /* a fault beyond the image is an error, not a silent pass */
+    g_assert_false(vmctl_migrate_fault_apply(b, 0, 64, &err));
+    g_assert_error(err, VMCTL_ERROR, VMCTL_ERROR_FAILED);
+    g_clear_error(&err);
+    g_assert_false(vmctl_migrate_fault_parse("src-page:1", &page, &err));
+    g_assert_cmpstr(err->message, ==, "fault 'src-page:1' is not 'dst-page:N'");
+    g_clear_error(&err);
+
+    g_ptr_array_add(blocks, vmctl_migrate_block_new("missing", a, 0, "/nonexistent/x", 0, VMCTL_MIGRATE_PAGE));
+    g_clear_pointer(&r, json_object_put);
+    r = vmctl_migrate_compare(blocks, &differ, &err);
+    g_assert_null(r);
+    g_assert_nonnull(strstr(err->message, "cannot compare RAM block 'missing'"));
+
+    g_unlink(a);
+    g_unlink(b);
+    g_unlink(na);
+    g_unlink(nb);
+    g_rmdir(dir);
+}
+
+static void test_verdict(void)
+{
+    g_assert_cmpstr(vmctl_migrate_verdict(0, 0, "VERIFY ok pages=10"), ==, "PASS");
+    g_assert_cmpstr(vmctl_migrate_verdict(0, 0, NULL), ==, "PASS");
+    g_assert_cmpstr(vmctl_migrate_verdict(1, 0, "VERIFY ok pages=10"), ==, "FAIL");
+    g_assert_cmpstr(vmctl_migrate_verdict(0, 1, "VERIFY ok pages=10"), ==, "FAIL");
+    g_assert_cmpstr(vmctl_migrate_verdict(0, 0, "VERIFY bad=2 first=1,5"), ==, "FAIL");
+    g_assert_cmpstr(vmctl_migrate_verdict(0, 0, "no VERIFY answer within 120 s"), ==, "FAIL");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/vmctl/migrate/strategy/names", test_names);
+    g_test_add_func("/vmctl/migrate/plan/auto-busy", test_plan_auto_busy);
+    g_test_add_func("/vmctl/migrate/plan/auto-idle", test_plan_auto_idle);
+    g_test_add_func("/vmctl/migrate/plan/explicit", test_plan_explicit);
+    g_test_add_func("/vmctl/migrate/dirty-rate-mode", test_dirty_rate_mode);
+    g_test_add_func("/vmctl/migrate/verify/corrupt-page", test_compare);
+    g_test_add_func("/vmctl/migrate/verdict", test_verdict);
+    return g_test_run();
+}
