@@ -11,17 +11,6 @@ MEM=64       # MiB
 RATE=20000   # pages/s
 PARAMS="rate=$RATE ws=4096 seed=11"
 
-wait_line() {
-    _i=0
-    while [ $_i -lt $((${3:-30} * 10)) ]; do
-        # complete lines only: the guest may be in the middle of one
-        if [ -n "$(tail -c1 "$1" 2>/dev/null)" ]; then _t=$(sed '$d' "$1"); else _t=$(cat "$1" 2>/dev/null); fi
-        _l=$(printf '%s\n' "$_t" | grep -aE -m1 -- "$2") && { printf '%s\n' "$_l"; return 0; }
-        sleep 0.1
-        _i=$((_i + 1))
-    done
-    return 1
-}
 
 # qmp SOCK JSON...: replies to the commands, sent after qmp_capabilities
 qmp() {

@@ -20,18 +20,6 @@ SECONDS_MEASURED=4
 ctl_word() { od -An -tu8 -j $((BASE + 8 * $2)) -N8 "$1" | tr -d ' '; }
 now_ns() { date +%s%N; }
 
-# wait_line LOG REGEX [TIMEOUT_S]: print the first complete line matching, fail after the timeout
-wait_line() {
-    _i=0
-    while [ $_i -lt $((${3:-30} * 10)) ]; do
-        # complete lines only: the guest may be in the middle of one
-        if [ -n "$(tail -c1 "$1" 2>/dev/null)" ]; then _t=$(sed '$d' "$1"); else _t=$(cat "$1" 2>/dev/null); fi
-        _l=$(printf '%s\n' "$_t" | grep -aE -m1 -- "$2") && { printf '%s\n' "$_l"; return 0; }
-        sleep 0.1
-        _i=$((_i + 1))
-    done
-    return 1
-}
 
 # qmp SOCK JSON...: send commands after qmp_capabilities and print the
 # replies; stdin stays open until every command has been answered

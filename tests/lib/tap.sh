@@ -111,3 +111,23 @@ wait_for() {
 gone() {
     [ ! -e "/proc/$1/status" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
+
+# wait_line LOG REGEX [SECONDS]: print the first complete line of a log
+# that a guest is still writing which matches, or fail after the timeout.
+# The file is read once per try, and a last line without its newline is
+# left for the next try: a line caught half-written must not match.
+wait_line() {
+    _i=0
+    while [ $_i -lt $((${3:-30} * 10)) ]; do
+        _t=$(cat "$1" 2>/dev/null; printf x)
+        case "$_t" in
+        *"
+x") _t=${_t%x} ;;
+        *) _t=$(printf '%s' "${_t%x}" | sed '$d') ;;
+        esac
+        _l=$(printf '%s\n' "$_t" | grep -aE -m1 -- "$2") && { printf '%s\n' "$_l"; return 0; }
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    return 1
+}
