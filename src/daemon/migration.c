@@ -101,6 +101,8 @@ struct Migration {
     json_object *dirty_rate;
     json_object *stats;
     GError *failure; /* set once the way out is failure */
+    GError *pending_failure; /* a failure held while the destination may be dying */
+    guint fail_grace;        /* timer of that hold */
     /* the proof */
     json_object *proof; /* the verification's findings */
     uint64_t pages_differ, stamp_bad;
@@ -127,6 +129,9 @@ static void step_free(Step *s)
 
 static void migration_free(Migration *m)
 {
+    if (m->fail_grace)
+        g_source_remove(m->fail_grace);
+    g_clear_error(&m->pending_failure);
     if (m->timer)
         g_source_remove(m->timer);
     if (m->timeout_timer)
@@ -305,6 +310,12 @@ static gboolean on_dst_exit(gint fd, GIOCondition cond, gpointer user)
     g_autofree char *last = dst_log_tail(m);
 
     m->dst_watch = 0;
+    /* the destination's death is the reason, not what the source saw of it */
+    if (m->fail_grace) {
+        g_source_remove(m->fail_grace);
+        m->fail_grace = 0;
+        g_clear_error(&m->pending_failure);
+    }
     migration_fail(m, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED,
                                   "the destination QEMU of guest '%s' died during the migration%s%s", m->name,
                                   *last ? ": " : "", last));
@@ -1173,7 +1184,37 @@ static void keep_source(Migration *m)
         vmctl_qmp_command(m->src, "query-status", NULL, QMP_TIMEOUT_MS, on_src_status, m);
 }
 
+#define FAIL_GRACE_MS 1000 /* wait for a dying destination's exit to be seen */
+
+static void migration_fail_now(Migration *m, GError *error);
+
+static gboolean on_fail_grace(gpointer user)
+{
+    Migration *m = user;
+
+    m->fail_grace = 0;
+    migration_fail_now(m, g_steal_pointer(&m->pending_failure));
+    return G_SOURCE_REMOVE;
+}
+
+/* A failure while the destination runs may be the source's view of the
+ * destination dying (a reset socket): hold it briefly, so that the error
+ * names the death when the destination's exit follows. */
 static void migration_fail(Migration *m, GError *error)
+{
+    if (m->failure || m->pending_failure) {
+        g_error_free(error);
+        return;
+    }
+    if (m->dst_watch) {
+        m->pending_failure = error;
+        m->fail_grace = g_timeout_add(FAIL_GRACE_MS, on_fail_grace, m);
+        return;
+    }
+    migration_fail_now(m, error);
+}
+
+static void migration_fail_now(Migration *m, GError *error)
 {
     if (m->failure) {
         g_error_free(error);
