@@ -8,6 +8,8 @@
  * paths in goldens are replaced by @DEV@, @TMP@. */
 #include "config.h"
 
+#include "test-env.h"
+
 #include "pmem_backend.h"
 
 #include <errno.h>
@@ -375,7 +377,7 @@ static void test_probe_devdax_chardev(void)
 
     if (mknod(node, S_IFCHR | 0600, makedev(252, 0)) < 0) {
         g_autofree char *why = g_strdup_printf("mknod needs root: %s", g_strerror(errno));
-        g_test_skip(why);
+        vmctl_test_needs(why);
         rm_rf(tmp);
         return;
     }
@@ -430,7 +432,7 @@ static void test_probe_fsdax_claimed(void)
     struct stat st;
 
     if (fs_is(tmp, TMPFS_MAGIC) || fs_is(tmp, HUGETLBFS_MAGIC)) {
-        g_test_skip("the build tree is on tmpfs: no page-cache filesystem to test on");
+        vmctl_test_needs("the build tree is on tmpfs: no page-cache filesystem to test on");
         rm_rf(tmp);
         return;
     }
@@ -475,7 +477,7 @@ static void test_probe_file(void)
 
     use_real_host();
     if (fs_is(tmp, TMPFS_MAGIC) || fs_is(tmp, HUGETLBFS_MAGIC)) {
-        g_test_skip("the build tree is on tmpfs: no page-cache filesystem to test on");
+        vmctl_test_needs("the build tree is on tmpfs: no page-cache filesystem to test on");
         rm_rf(tmp);
         return;
     }
@@ -582,7 +584,7 @@ static void test_probe_tmpfs(void)
 
     use_real_host();
     if (!fs_is("/dev/shm", TMPFS_MAGIC)) {
-        g_test_skip("/dev/shm is not tmpfs here");
+        vmctl_test_needs("/dev/shm is not tmpfs here");
         return;
     }
     check_object("tmpfs.json", "/dev/shm", GiB, true, NULL);
@@ -612,7 +614,7 @@ static void test_probe_hugetlbfs(void)
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
         mount("nodev", mnt, "hugetlbfs", 0, "pagesize=2M") < 0) {
         g_autofree char *why = g_strdup_printf("cannot mount hugetlbfs: %s", g_strerror(errno));
-        g_test_skip(why);
+        vmctl_test_needs(why);
         rm_rf(tmp);
         return;
     }

@@ -3,6 +3,8 @@
  * specs and the memslot owner's refusals. */
 #include "config.h"
 
+#include "test-env.h"
+
 #include "dirty_track.h"
 #include "kvm_vmm.h"
 #include "probe_backing.h"
@@ -290,7 +292,7 @@ static void test_memslot_owner(void)
     int s;
 
     if (!have_kvm()) {
-        g_test_skip("/dev/kvm is not accessible");
+        vmctl_test_needs("/dev/kvm is not accessible");
         return;
     }
     vmm = vmctl_vmm_new(&err);

@@ -4,6 +4,8 @@
  * mapping). Needs root and KSM; under CI=true their absence is a failure. */
 #include "config.h"
 
+#include "test-env.h"
+
 #include "ksm.h"
 
 #include <fcntl.h>
@@ -21,10 +23,7 @@ static bool need_ksm(void)
 {
     if (getuid() == 0 && access("/sys/kernel/mm/ksm/run", W_OK) == 0 && access("/proc/kpageflags", R_OK) == 0)
         return true;
-    if (g_strcmp0(g_getenv("CI"), "true") == 0)
-        g_test_fail_printf("KSM tests need root and /sys/kernel/mm/ksm under CI");
-    else
-        g_test_skip("needs root, /sys/kernel/mm/ksm and /proc/kpageflags");
+    vmctl_test_needs("root, /sys/kernel/mm/ksm and /proc/kpageflags");
     return false;
 }
 

@@ -10,6 +10,8 @@
  * `pages` command. */
 #include "config.h"
 
+#include "test-env.h"
+
 #include "page_diff.h"
 
 #include <glib/gstdio.h>
@@ -364,7 +366,7 @@ static void test_char_devices(void)
     g_autoptr(vmctl_page_diff) same = NULL;
 
     if (!g_file_test("/dev/zero", G_FILE_TEST_EXISTS) || !g_file_test("/dev/full", G_FILE_TEST_EXISTS)) {
-        g_test_skip("no /dev/zero or /dev/full");
+        vmctl_test_needs("no /dev/zero or /dev/full");
         return;
     }
     zeros[CHUNK + PAGE + 7] = 1;
