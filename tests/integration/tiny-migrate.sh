@@ -12,24 +12,6 @@ RATE=20000   # pages/s
 PARAMS="rate=$RATE ws=4096 seed=11"
 
 
-# qmp SOCK JSON...: replies to the commands, sent after qmp_capabilities
-qmp() {
-    _s=$1
-    shift
-    _o=$TEST_TMP/qmp.out
-    : >"$_o"
-    _n=$(($# + 1))
-    {
-        printf '{"execute":"qmp_capabilities"}\n'
-        for _c; do printf '%s\n' "$_c"; done
-        _i=0
-        while [ "$(grep -c '"return"\|"error"' "$_o")" -lt $_n ] && [ $_i -lt 100 ]; do
-            sleep 0.05
-            _i=$((_i + 1))
-        done
-    } | nc -N -U "$_s" >"$_o"
-    cat "$_o"
-}
 
 # start NAME [QEMU ARGS...]: one side, RAM in NAME.ram, COM1 on NAME.ser pipes
 start() {

@@ -21,25 +21,6 @@ ctl_word() { od -An -tu8 -j $((BASE + 8 * $2)) -N8 "$1" | tr -d ' '; }
 now_ns() { date +%s%N; }
 
 
-# qmp SOCK JSON...: send commands after qmp_capabilities and print the
-# replies; stdin stays open until every command has been answered
-qmp() {
-    _s=$1
-    shift
-    _o=$TEST_TMP/qmp.out
-    : >"$_o"
-    _n=$(($# + 1))
-    {
-        printf '{"execute":"qmp_capabilities"}\n'
-        for _c; do printf '%s\n' "$_c"; done
-        _i=0
-        while [ "$(grep -c '"return"\|"error"' "$_o")" -lt $_n ] && [ $_i -lt 100 ]; do
-            sleep 0.05
-            _i=$((_i + 1))
-        done
-    } | nc -N -U "$_s" >"$_o"
-    cat "$_o"
-}
 
 # serial NAME LINE: send a command line to the guest's COM1
 serial() { printf '%s\n' "$2" >"$TEST_TMP/$1.ser.in"; }
