@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "pmem_backend.h"
+#include "hugepages.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,7 +80,7 @@ struct VmctlBackend {
     /* huge pages (hugetlbfs, memfd:hugetlb) */
     uint64_t huge_page_size;
     bool huge_pool_known;
-    uint64_t huge_nr, huge_free, huge_resv; /* pages */
+    VmctlHugePool huge;               /* the pool of huge_page_size pages */
     bool huge_limited;                      /* hugetlbfs size= limit */
     uint64_t huge_limit_free;               /* pages free under the limit */
 };
@@ -550,20 +551,11 @@ static void classify_dax_fs(VmctlBackend *b, const char *path, bool existing_fil
 
 /* ---- huge page pools ------------------------------------------------ */
 
-static bool read_huge_pool(uint64_t page_size, uint64_t *nr, uint64_t *free_p, uint64_t *resv)
-{
-    g_autofree char *dir = sysfs_path("kernel/mm/hugepages/hugepages-%" G_GUINT64_FORMAT "kB", page_size / KiB);
-
-    *resv = 0;
-    read_u64_opt(dir, "resv_hugepages", resv);
-    return read_u64_opt(dir, "nr_hugepages", nr) && read_u64_opt(dir, "free_hugepages", free_p);
-}
-
 /* Huge pages a new mapping can still get: free minus those reserved by
  * mappings that have not faulted them yet, capped by a size= limit. */
 static uint64_t huge_available_pages(const VmctlBackend *b)
 {
-    uint64_t avail = b->huge_free > b->huge_resv ? b->huge_free - b->huge_resv : 0;
+    uint64_t avail = vmctl_huge_pool_available(&b->huge);
 
     if (b->huge_limited && b->huge_limit_free < avail)
         avail = b->huge_limit_free;
@@ -699,7 +691,7 @@ static bool probe_memfd(VmctlBackend *b, const char *opts, GError **error)
         }
         if (!ps || !vmctl_parse_size(ps, false, &b->huge_page_size, error))
             return false;
-        if (!read_huge_pool(b->huge_page_size, &b->huge_nr, &b->huge_free, &b->huge_resv)) {
+        if (!vmctl_huge_pool_read(b->huge_page_size, &b->huge)) {
             g_autofree char *s = fmt_size(b->huge_page_size);
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
                         "huge page size '%s' of 'memfd:%s' is not offered by this host", s, opts);
@@ -934,7 +926,7 @@ VmctlBackend *vmctl_backend_probe(const char *spec, uint64_t size, GError **erro
         }
         if (b->kind == VMCTL_BACKEND_HUGETLBFS) {
             b->align = b->huge_page_size;
-            b->huge_pool_known = read_huge_pool(b->huge_page_size, &b->huge_nr, &b->huge_free, &b->huge_resv);
+            b->huge_pool_known = vmctl_huge_pool_read(b->huge_page_size, &b->huge);
         } else if (b->kind != VMCTL_BACKEND_DEVDAX) {
             b->align = PAGE_SIZE_BASE;
         }
@@ -1058,9 +1050,9 @@ json_object *vmctl_backend_to_json(const VmctlBackend *b)
         json_object *h = json_object_new_object();
         vmctl_json_add_u64(h, "page_size", b->huge_page_size);
         if (b->huge_pool_known) {
-            vmctl_json_add_u64(h, "nr_hugepages", b->huge_nr);
-            vmctl_json_add_u64(h, "free_hugepages", b->huge_free);
-            vmctl_json_add_u64(h, "resv_hugepages", b->huge_resv);
+            vmctl_json_add_u64(h, "nr_hugepages", b->huge.nr);
+            vmctl_json_add_u64(h, "free_hugepages", b->huge.free);
+            vmctl_json_add_u64(h, "resv_hugepages", b->huge.resv);
         }
         if (b->huge_limited)
             vmctl_json_add_u64(h, "mount_limit_free_pages", b->huge_limit_free);
@@ -1258,15 +1250,16 @@ static json_object *list_huge_pools(void)
                 g_array_index(sizes, uint64_t, j) = t;
             }
     for (guint i = 0; i < sizes->len; i++) {
-        uint64_t ps = g_array_index(sizes, uint64_t, i), nr = 0, fr = 0, rs = 0;
+        uint64_t ps = g_array_index(sizes, uint64_t, i);
         json_object *o = json_object_new_object();
+        VmctlHugePool pool;
 
-        read_huge_pool(ps, &nr, &fr, &rs);
+        vmctl_huge_pool_read(ps, &pool);
         vmctl_json_add_u64(o, "page_size", ps);
-        vmctl_json_add_u64(o, "nr_hugepages", nr);
-        vmctl_json_add_u64(o, "free_hugepages", fr);
-        vmctl_json_add_u64(o, "resv_hugepages", rs);
-        vmctl_json_add_u64(o, "available", (fr > rs ? fr - rs : 0) * ps);
+        vmctl_json_add_u64(o, "nr_hugepages", pool.nr);
+        vmctl_json_add_u64(o, "free_hugepages", pool.free);
+        vmctl_json_add_u64(o, "resv_hugepages", pool.resv);
+        vmctl_json_add_u64(o, "available", vmctl_huge_pool_available(&pool) * ps);
         json_object_array_add(arr, o);
     }
     return arr;
@@ -1312,24 +1305,26 @@ static json_object *list_hugetlbfs(GPtrArray *mounts)
     for (guint i = 0; i < vis->len; i++) {
         VmctlMount *m = g_ptr_array_index(vis, i);
         g_autofree char *ps = NULL, *sz = NULL;
-        uint64_t page = 0, limit = 0, nr = 0, fr = 0, rs = 0;
+        uint64_t page = 0, limit = 0;
         json_object *o = json_object_new_object();
-        bool pool;
+        VmctlHugePool pool;
+        bool have_pool;
 
         if (!(vmctl_mount_option(m->super_options, "pagesize", &ps) && vmctl_parse_size(ps, false, &page, NULL)) &&
             !(dflt && vmctl_parse_size(dflt, false, &page, NULL)))
             page = 0;
-        pool = page && read_huge_pool(page, &nr, &fr, &rs);
+        have_pool = page && vmctl_huge_pool_read(page, &pool);
         vmctl_json_add_str(o, "mount_point", m->mount_point);
         vmctl_json_add_u64(o, "page_size", page);
         if (vmctl_mount_option(m->super_options, "size", &sz) && vmctl_parse_size(sz, false, &limit, NULL))
             vmctl_json_add_u64(o, "size_limit", limit);
         else
             json_object_object_add(o, "size_limit", NULL);
-        if (pool) {
-            vmctl_json_add_u64(o, "free_hugepages", fr);
-            vmctl_json_add_u64(o, "resv_hugepages", rs);
-            uint64_t avail = (fr > rs ? fr - rs : 0) * page;
+        if (have_pool) {
+            uint64_t avail = vmctl_huge_pool_available(&pool) * page;
+
+            vmctl_json_add_u64(o, "free_hugepages", pool.free);
+            vmctl_json_add_u64(o, "resv_hugepages", pool.resv);
             /* a size= limit caps what this mount can take from the pool */
             vmctl_json_add_u64(o, "available", limit && limit < avail ? limit : avail);
         } else {

@@ -1,10 +1,11 @@
 /* probe_backing.c: map the memory behind a probed memslot, one way per
  * backing kind, and hand back a read-only second view for the oracle.
  * Huge pages are reserved only when free ones are missing and we are root;
- * the old nr_hugepages is written back on close. */
+ * what was added is given back on release (hugepages.h). */
 #include "config.h"
 
 #include "probe_backing.h"
+#include "hugepages.h"
 #include "util.h"
 
 #include <errno.h>
@@ -29,7 +30,6 @@
 #endif
 
 #define HUGE_2M (2ull << 20) /* bytes */
-#define HUGEPAGES_DIR "/sys/kernel/mm/hugepages/hugepages-2048kB"
 
 const char *const vmctl_probe_backing_defaults[] = {
     "anonymous", "thp", "memfd", "shm", "file", "hugetlbfs", NULL,
@@ -115,17 +115,6 @@ static bool map_aligned(struct vmctl_probe_backing *b, uint64_t align, int flags
     return true;
 }
 
-static bool write_sysfs(const char *path, const char *val)
-{
-    FILE *f = fopen(path, "w");
-    bool ok;
-
-    if (!f)
-        return false;
-    ok = fputs(val, f) >= 0;
-    return fclose(f) == 0 && ok;
-}
-
 static bool map_shared_fd(struct vmctl_probe_backing *b, int extra_flags, GError **error)
 {
     void *p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED | extra_flags, b->fd, 0);
@@ -183,42 +172,16 @@ static uint64_t read_u64_or(const char *path, uint64_t dflt)
     return vmctl_read_u64(path, &v, NULL) ? v : dflt;
 }
 
-/* Make sure `need` free 2M pages exist: reserve the missing ones only as
- * root, remembering nr_hugepages to restore. */
+/* Make sure `need` free 2M pages exist (hugepages.h: reserved only as
+ * root; what was added is given back on release). */
 static bool ensure_hugepages(struct vmctl_probe_backing *b, uint64_t need, GError **error)
 {
-    uint64_t nr = read_u64_or(HUGEPAGES_DIR "/nr_hugepages", 0);
-    uint64_t free_ = read_u64_or(HUGEPAGES_DIR "/free_hugepages", 0);
-    uint64_t resv = read_u64_or(HUGEPAGES_DIR "/resv_hugepages", 0);
-    uint64_t avail = free_ > resv ? free_ - resv : 0;
-    g_autofree char *want = NULL;
+    g_autoptr(GError) err = NULL;
 
-    if (avail >= need)
+    if (vmctl_huge_pool_reserve(HUGE_2M, need, &b->hugepages_added, &err))
         return true;
-    if (geteuid() != 0) {
-        set_fail(error, b, VMCTL_ERROR_UNSUPPORTED,
-                 "%" G_GUINT64_FORMAT " free 2M huge pages needed, %" G_GUINT64_FORMAT
-                 " free and not root (none reserved)",
-                 need, avail);
-        return false;
-    }
-    want = g_strdup_printf("%" G_GUINT64_FORMAT, nr + (need - avail));
-    if (!write_sysfs(HUGEPAGES_DIR "/nr_hugepages", want)) {
-        set_fail(error, b, VMCTL_ERROR_UNSUPPORTED, "writing '%s' to %s failed: %s", want,
-                 HUGEPAGES_DIR "/nr_hugepages", g_strerror(errno));
-        return false;
-    }
-    b->hugepages_added = need - avail;
-    free_ = read_u64_or(HUGEPAGES_DIR "/free_hugepages", 0);
-    resv = read_u64_or(HUGEPAGES_DIR "/resv_hugepages", 0);
-    if ((free_ > resv ? free_ - resv : 0) < need) {
-        set_fail(error, b, VMCTL_ERROR_UNSUPPORTED,
-                 "%" G_GUINT64_FORMAT " free 2M huge pages needed, only %" G_GUINT64_FORMAT
-                 " after raising nr_hugepages to '%s'",
-                 need, free_ > resv ? free_ - resv : 0, want);
-        return false;
-    }
-    return true;
+    set_fail(error, b, VMCTL_ERROR_UNSUPPORTED, "%s", err->message);
+    return false;
 }
 
 /* First hugetlbfs mount of the default (2M) size, or NULL. */
@@ -441,16 +404,8 @@ bool vmctl_probe_backing_release(struct vmctl_probe_backing *b, GError **error)
     if (b->unlink_path && b->path)
         unlink(b->path);
     b->unlink_path = false;
-    if (b->hugepages_added) {
-        uint64_t nr = read_u64_or(HUGEPAGES_DIR "/nr_hugepages", 0);
-        g_autofree char *v = g_strdup_printf("%" G_GUINT64_FORMAT, nr > b->hugepages_added ? nr - b->hugepages_added : 0);
-        b->hugepages_added = 0;
-        if (!write_sysfs(HUGEPAGES_DIR "/nr_hugepages", v)) {
-            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "writing '%s' back to %s failed: %s", v,
-                        HUGEPAGES_DIR "/nr_hugepages", g_strerror(errno));
-            return false;
-        }
-    }
+    if (!vmctl_huge_pool_give_back(HUGE_2M, &b->hugepages_added, error))
+        return false;
     return true;
 }
 
