@@ -2,10 +2,11 @@
 #include "config.h"
 
 #include "hugepages.h"
-#include "pmem_backend.h"
+#include "sysfs.h"
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -100,4 +101,20 @@ bool vmctl_huge_pool_give_back(uint64_t page_size, uint64_t *added, GError **err
     nr = nr > *added ? nr - *added : 0;
     *added = 0;
     return pool_set_nr(page_size, nr, error);
+}
+
+char *vmctl_huge_default_size_str(void)
+{
+    g_autofree char *meminfo = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (!g_file_get_contents("/proc/meminfo", &meminfo, NULL, NULL))
+        return NULL;
+    lines = g_strsplit(meminfo, "\n", -1);
+    for (size_t i = 0; lines[i]; i++) {
+        guint64 kb;
+        if (g_str_has_prefix(lines[i], "Hugepagesize:") && sscanf(lines[i] + 13, "%" G_GUINT64_FORMAT, &kb) == 1)
+            return g_strdup_printf("%" G_GUINT64_FORMAT "K", kb);
+    }
+    return NULL;
 }

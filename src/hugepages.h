@@ -2,7 +2,7 @@
  * (SYSFS/kernel/mm/hugepages/hugepages-<N>kB): what a pool holds, and, as
  * root, growing a pool for a while and giving back exactly what was added.
  *
- * The sysfs root is vmctl_sysfs_root() (pmem_backend.h), so the readers
+ * The sysfs root is vmctl_sysfs_root() (sysfs.h), so the readers
  * work on recorded trees in tests. Library code: never prints. */
 #pragma once
 
@@ -31,3 +31,7 @@ bool vmctl_huge_pool_reserve(uint64_t page_size, uint64_t need, uint64_t *added,
 /* Lower nr_hugepages by *added (what reserve added, so a concurrent change
  * by someone else is kept) and set *added to 0. */
 bool vmctl_huge_pool_give_back(uint64_t page_size, uint64_t *added, GError **error);
+
+/* The kernel's default huge page size as a size string ("2048K"), from
+ * /proc/meminfo, or NULL. */
+char *vmctl_huge_default_size_str(void);

@@ -85,83 +85,12 @@ struct VmctlBackend {
     uint64_t huge_limit_free;               /* pages free under the limit */
 };
 
-/* ---- roots and small helpers ---------------------------------------- */
-
-const char *vmctl_sysfs_root(void)
-{
-    const char *r = g_getenv("VMCTL_SYSFS_ROOT");
-    return r && *r ? r : "/sys";
-}
-
-static const char *mountinfo_path(void)
-{
-    const char *r = g_getenv("VMCTL_MOUNTINFO");
-    return r && *r ? r : "/proc/self/mountinfo";
-}
-
-static const char *dev_root(void)
-{
-    const char *r = g_getenv("VMCTL_DEV_ROOT");
-    return r && *r ? r : "/dev";
-}
-
-static bool dev_root_overridden(void)
-{
-    return strcmp(dev_root(), "/dev") != 0;
-}
-
-static char *sysfs_path(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static char *sysfs_path(const char *fmt, ...)
-{
-    va_list ap;
-    g_autofree char *rel = NULL;
-
-    va_start(ap, fmt);
-    rel = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    return g_build_filename(vmctl_sysfs_root(), rel, NULL);
-}
-
-static bool read_u64_opt(const char *dir, const char *attr, uint64_t *out)
-{
-    g_autofree char *p = g_build_filename(dir, attr, NULL);
-    return vmctl_read_u64(p, out, NULL);
-}
-
-static int64_t read_i64_opt(const char *dir, const char *attr, int64_t dflt)
-{
-    g_autofree char *p = g_build_filename(dir, attr, NULL);
-    g_autofree char *s = vmctl_read_file_trimmed(p, NULL);
-    gint64 v;
-
-    if (!s || !g_ascii_string_to_signed(s, 10, G_MININT64, G_MAXINT64, &v, NULL))
-        return dflt;
-    return v;
-}
-
-static char *read_str_opt(const char *dir, const char *attr)
-{
-    g_autofree char *p = g_build_filename(dir, attr, NULL);
-    return vmctl_read_file_trimmed(p, NULL);
-}
-
-/* basename of the target of symlink DIR/NAME ("device_dax" for driver). */
-static char *link_basename(const char *dir, const char *name)
-{
-    g_autofree char *p = g_build_filename(dir, name, NULL);
-    g_autofree char *t = g_file_read_link(p, NULL);
-    return t ? g_path_get_basename(t) : NULL;
-}
+/* ---- small helpers -------------------------------------------------- */
 
 static void set_str(char **dst, const char *src)
 {
     g_free(*dst);
     *dst = g_strdup(src);
-}
-
-static gint cmp_strp(gconstpointer a, gconstpointer b)
-{
-    return g_strcmp0(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* vmctl_format_size, with "bytes" where it gives no unit ("0 bytes"). */
@@ -177,142 +106,6 @@ static char *fmt_size(uint64_t v)
     return s;
 }
 
-/* ---- mountinfo ------------------------------------------------------ */
-
-static void mount_free(gpointer p)
-{
-    VmctlMount *m = p;
-
-    g_free(m->root);
-    g_free(m->mount_point);
-    g_free(m->mount_options);
-    g_free(m->fstype);
-    g_free(m->source);
-    g_free(m->super_options);
-    g_free(m);
-}
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static char *unescape_octal(const char *s)
-{
-    GString *out = g_string_new(NULL);
-
-    for (; *s; s++) {
-        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-            g_string_append_c(out, (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0')));
-            s += 3;
-        } else {
-            g_string_append_c(out, *s);
-        }
-    }
-    return g_string_free(out, FALSE);
-}
-
-/* Fields: id parent major:minor root mount-point mount-options [optional...] - fstype source super-options */
-static VmctlMount *mountinfo_parse_line(const char *line)
-{
-    g_auto(GStrv) f = g_strsplit(line, " ", -1);
-    guint n = g_strv_length(f), sep;
-    VmctlMount *m;
-
-    if (n < 10)
-        return NULL;
-    for (sep = 6; sep < n && strcmp(f[sep], "-") != 0; sep++)
-        ;
-    if (sep + 2 >= n)
-        return NULL;
-    m = g_new0(VmctlMount, 1);
-    if (sscanf(f[2], "%u:%u", &m->major, &m->minor) != 2) {
-        g_free(m);
-        return NULL;
-    }
-    m->root = unescape_octal(f[3]);
-    m->mount_point = unescape_octal(f[4]);
-    m->mount_options = g_strdup(f[5]);
-    m->fstype = unescape_octal(f[sep + 1]);
-    m->source = unescape_octal(f[sep + 2]);
-    m->super_options = g_strdup(sep + 3 < n ? f[sep + 3] : "");
-    return m;
-}
-
-GPtrArray *vmctl_mountinfo_parse(const char *text)
-{
-    GPtrArray *arr = g_ptr_array_new_with_free_func(mount_free);
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-
-    for (size_t i = 0; lines[i]; i++) {
-        VmctlMount *m = *lines[i] ? mountinfo_parse_line(lines[i]) : NULL;
-        if (m)
-            g_ptr_array_add(arr, m);
-    }
-    return arr;
-}
-
-GPtrArray *vmctl_mountinfo_read(GError **error)
-{
-    g_autofree char *text = NULL;
-    g_autoptr(GError) local = NULL;
-
-    if (!g_file_get_contents(mountinfo_path(), &text, NULL, &local)) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "mount table '%s' cannot be read: %s", mountinfo_path(),
-                    local->message);
-        return NULL;
-    }
-    return vmctl_mountinfo_parse(text);
-}
-
-static bool path_has_prefix(const char *path, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    if (strcmp(prefix, "/") == 0)
-        return path[0] == '/';
-    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-const VmctlMount *vmctl_mountinfo_find(GPtrArray *mounts, const char *path, dev_t dev)
-{
-    const VmctlMount *best = NULL;
-    size_t best_len = 0;
-    bool best_dev = false;
-
-    for (guint i = 0; i < mounts->len; i++) {
-        const VmctlMount *m = g_ptr_array_index(mounts, i);
-        size_t len = strlen(m->mount_point);
-        bool dev_ok = dev != 0 && major(dev) == m->major && minor(dev) == m->minor;
-
-        if (!path_has_prefix(path, m->mount_point))
-            continue;
-        /* a device match beats any prefix length (bind mounts, overmounts);
-         * then the longest mount point; then the later line (on top) */
-        if (best && best_dev && !dev_ok)
-            continue;
-        if (best && dev_ok == best_dev && len < best_len)
-            continue;
-        best = m;
-        best_len = len;
-        best_dev = dev_ok;
-    }
-    return best;
-}
-
-bool vmctl_mount_option(const char *opts, const char *option, char **value)
-{
-    g_auto(GStrv) parts = g_strsplit(opts ? opts : "", ",", -1);
-    size_t n = strlen(option);
-
-    for (size_t i = 0; parts[i]; i++) {
-        if (strncmp(parts[i], option, n) != 0 || (parts[i][n] != '\0' && parts[i][n] != '='))
-            continue;
-        if (value)
-            *value = g_strdup(parts[i][n] == '=' ? parts[i] + n + 1 : "");
-        return true;
-    }
-    return false;
-}
-
-/* "dax" (older ext4/xfs) or "dax=always"; "dax=inode" leaves it to the
- * per-file flag (statx), "dax=never" is off. */
 static bool options_say_dax(const char *opts)
 {
     g_autofree char *v = NULL;
@@ -354,9 +147,9 @@ static char *normalise_path(const char *spec, GError **error)
  * device root stands for /dev. */
 static char *logical_path(const char *path)
 {
-    const char *root = dev_root();
+    const char *root = vmctl_dev_root();
 
-    if (dev_root_overridden() && path_has_prefix(path, root))
+    if (vmctl_dev_root_moved() && vmctl_path_has_prefix(path, root))
         return g_strconcat("/dev", path + strlen(root), NULL);
     return g_strdup(path);
 }
@@ -367,18 +160,18 @@ static bool dev_name_allowed(const char *rest)
            g_str_has_prefix(rest, "shm/") || strcmp(rest, "hugepages") == 0 || g_str_has_prefix(rest, "hugepages/");
 }
 
-static bool check_allowed(const char *shown, const char *path, GError **error)
+bool vmctl_backend_path_allowed(const char *shown, const char *path, GError **error)
 {
     static const char *const refused[] = { "/proc", "/sys" };
 
     for (size_t i = 0; i < G_N_ELEMENTS(refused); i++) {
-        if (path_has_prefix(path, refused[i])) {
+        if (vmctl_path_has_prefix(path, refused[i])) {
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
                         "path '%s' is not allowed: guest memory may not live under %s", shown, refused[i]);
             return false;
         }
     }
-    if (path_has_prefix(path, "/dev") && !dev_name_allowed(path + MIN(strlen(path), 5))) {
+    if (vmctl_path_has_prefix(path, "/dev") && !dev_name_allowed(path + MIN(strlen(path), 5))) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
                     "path '%s' is not allowed: under /dev only /dev/dax*, /dev/pmem*, /dev/shm and /dev/hugepages are",
                     shown);
@@ -394,7 +187,7 @@ static bool check_path_rules(const char *path, GError **error)
     g_autofree char *real = realpath(path, NULL);
     g_autofree char *real_logical = NULL;
 
-    if (!check_allowed(path, logical, error))
+    if (!vmctl_backend_path_allowed(path, logical, error))
         return false;
     if (!real) {
         g_autofree char *dir = g_path_get_dirname(path);
@@ -406,7 +199,7 @@ static bool check_path_rules(const char *path, GError **error)
     if (!real)
         return true;
     real_logical = logical_path(real);
-    return check_allowed(path, real_logical, error);
+    return vmctl_backend_path_allowed(path, real_logical, error);
 }
 
 /* ---- filesystem facts ----------------------------------------------- */
@@ -562,22 +355,6 @@ static uint64_t huge_available_pages(const VmctlBackend *b)
     return avail;
 }
 
-static char *default_huge_page_size_str(void)
-{
-    g_autofree char *meminfo = NULL;
-    g_auto(GStrv) lines = NULL;
-
-    if (!g_file_get_contents("/proc/meminfo", &meminfo, NULL, NULL))
-        return NULL;
-    lines = g_strsplit(meminfo, "\n", -1);
-    for (size_t i = 0; lines[i]; i++) {
-        guint64 kb;
-        if (g_str_has_prefix(lines[i], "Hugepagesize:") && sscanf(lines[i] + 13, "%" G_GUINT64_FORMAT, &kb) == 1)
-            return g_strdup_printf("%" G_GUINT64_FORMAT "K", kb);
-    }
-    return NULL;
-}
-
 /* ---- device-dax ----------------------------------------------------- */
 
 /* The sysfs directory of a DAX character device: /sys/dev/char/M:m leads to
@@ -586,7 +363,7 @@ static char *default_huge_page_size_str(void)
 static char *devdax_sysfs_dir(VmctlBackend *b, const struct stat *st, GError **error)
 {
     if (S_ISCHR(st->st_mode)) {
-        g_autofree char *link = sysfs_path("dev/char/%u:%u", major(st->st_rdev), minor(st->st_rdev));
+        g_autofree char *link = vmctl_sysfs_path("dev/char/%u:%u", major(st->st_rdev), minor(st->st_rdev));
         g_autofree char *dir = realpath(link, NULL);
         g_autofree char *subsys = NULL;
 
@@ -596,7 +373,7 @@ static char *devdax_sysfs_dir(VmctlBackend *b, const struct stat *st, GError **e
                         minor(st->st_rdev), link);
             return NULL;
         }
-        subsys = link_basename(dir, "subsystem");
+        subsys = vmctl_sysfs_link_name(dir, "subsystem");
         if (!subsys || strcmp(subsys, "dax") != 0) {
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
                         "character device '%s' belongs to subsystem '%s', not to 'dax'", b->path,
@@ -607,8 +384,8 @@ static char *devdax_sysfs_dir(VmctlBackend *b, const struct stat *st, GError **e
         return g_steal_pointer(&dir);
     } else {
         g_autofree char *name = g_path_get_basename(b->path);
-        g_autofree char *bus = sysfs_path("bus/dax/devices/%s", name);
-        g_autofree char *cls = sysfs_path("class/dax/%s", name);
+        g_autofree char *bus = vmctl_sysfs_path("bus/dax/devices/%s", name);
+        g_autofree char *cls = vmctl_sysfs_path("class/dax/%s", name);
 
         if (g_file_test(bus, G_FILE_TEST_IS_DIR))
             return g_steal_pointer(&bus);
@@ -628,22 +405,22 @@ static bool probe_devdax(VmctlBackend *b, const struct stat *st, GError **error)
     b->kind = VMCTL_BACKEND_DEVDAX;
     b->dax_sysfs = g_strdup(dir);
     b->dax_name = g_path_get_basename(dir);
-    if (!read_u64_opt(dir, "size", &b->dax_size)) {
+    if (!vmctl_sysfs_u64(dir, "size", &b->dax_size)) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "DAX device '%s' has no readable size in '%s'", b->path,
                     dir);
         return false;
     }
     /* per-device align (5.10+), else the region's, else the old fixed 2M */
-    if (!read_u64_opt(dir, "align", &b->align) || b->align == 0) {
+    if (!vmctl_sysfs_u64(dir, "align", &b->align) || b->align == 0) {
         g_autofree char *region = g_build_filename(dir, "..", "dax_region", NULL);
-        if (!read_u64_opt(region, "align", &b->align) || b->align == 0)
+        if (!vmctl_sysfs_u64(region, "align", &b->align) || b->align == 0)
             b->align = DEVDAX_DEFAULT_ALIGN;
     }
-    b->numa_node = read_i64_opt(dir, "numa_node", -1);
-    b->target_node = read_i64_opt(dir, "target_node", -1);
+    b->numa_node = vmctl_sysfs_i64(dir, "numa_node", -1);
+    b->target_node = vmctl_sysfs_i64(dir, "target_node", -1);
     if (!b->dax_dev)
-        b->dax_dev = read_str_opt(dir, "dev");
-    b->dax_driver = link_basename(dir, "driver");
+        b->dax_dev = vmctl_sysfs_str(dir, "dev");
+    b->dax_driver = vmctl_sysfs_link_name(dir, "driver");
     b->file_size = b->dax_size;
     b->dax = true;
     return true;
@@ -683,7 +460,7 @@ static bool probe_memfd(VmctlBackend *b, const char *opts, GError **error)
         if (g_str_has_prefix(opts, "hugetlb=")) {
             ps = g_strdup(opts + 8);
         } else if (strcmp(opts, "hugetlb") == 0) {
-            ps = default_huge_page_size_str();
+            ps = vmctl_huge_default_size_str();
         } else {
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
                         "backing 'memfd:%s' is not one of 'memfd', 'memfd:hugetlb', 'memfd:hugetlb=SIZE'", opts);
@@ -760,7 +537,7 @@ static bool probe_existing(VmctlBackend *b, const struct stat *st, GError **erro
     bool is_dax_name = g_str_has_prefix(logical, "/dev/dax");
 
     b->exists = true;
-    if (S_ISCHR(st->st_mode) || (S_ISREG(st->st_mode) && is_dax_name && dev_root_overridden())) {
+    if (S_ISCHR(st->st_mode) || (S_ISREG(st->st_mode) && is_dax_name && vmctl_dev_root_moved())) {
         b->stand_in = !S_ISCHR(st->st_mode);
         if (!probe_devdax(b, st, error))
             return false;
@@ -1112,274 +889,3 @@ json_object *vmctl_backend_qemu_object(const VmctlBackend *b, const char *id, ui
     return o;
 }
 
-/* ---- list ----------------------------------------------------------- */
-
-static json_object *list_dax_devices(void)
-{
-    json_object *arr = json_object_new_array();
-    g_autofree char *bus = sysfs_path("bus/dax/devices");
-    g_autoptr(GDir) d = g_dir_open(bus, 0, NULL);
-    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    const char *n;
-
-    while (d && (n = g_dir_read_name(d)))
-        g_ptr_array_add(names, g_strdup(n));
-    g_ptr_array_sort(names, cmp_strp);
-    for (guint i = 0; i < names->len; i++) {
-        const char *name = g_ptr_array_index(names, i);
-        g_autofree char *dir = g_build_filename(bus, name, NULL);
-        g_autofree char *dev = read_str_opt(dir, "dev");
-        g_autofree char *driver = link_basename(dir, "driver");
-        g_autofree char *path = g_build_filename(dev_root(), name, NULL);
-        json_object *o = json_object_new_object();
-        uint64_t v;
-
-        vmctl_json_add_str(o, "name", name);
-        vmctl_json_add_str(o, "path", path);
-        vmctl_json_add_u64(o, "size", read_u64_opt(dir, "size", &v) ? v : 0);
-        if (read_u64_opt(dir, "align", &v))
-            vmctl_json_add_u64(o, "align", v);
-        else
-            json_object_object_add(o, "align", NULL);
-        vmctl_json_add_i64(o, "numa_node", read_i64_opt(dir, "numa_node", -1));
-        vmctl_json_add_i64(o, "target_node", read_i64_opt(dir, "target_node", -1));
-        vmctl_json_add_str(o, "dev", dev);
-        vmctl_json_add_str(o, "driver", driver);
-        /* kmem hands the memory to the page allocator: no character device */
-        vmctl_json_add_str(o, "mode", !driver ? "disabled" : strcmp(driver, "kmem") == 0 ? "system-ram" : "devdax");
-        json_object_array_add(arr, o);
-    }
-    return arr;
-}
-
-/* The first entry of DIR/sub matching PREFIX ("pmem", "dax"). */
-static char *first_child(const char *dir, const char *sub, const char *prefix)
-{
-    g_autofree char *p = sub ? g_build_filename(dir, sub, NULL) : g_strdup(dir);
-    g_autoptr(GDir) d = g_dir_open(p, 0, NULL);
-    const char *n;
-    char *best = NULL;
-
-    while (d && (n = g_dir_read_name(d)))
-        if (g_str_has_prefix(n, prefix) && (!best || strcmp(n, best) < 0))
-            set_str(&best, n);
-    return best;
-}
-
-/* The kernel says raw/safe/memory/dax; ndctl (and we) say raw/sector/fsdax/devdax. */
-static const char *ns_mode_name(const char *kmode)
-{
-    if (!kmode)
-        return "unknown";
-    if (strcmp(kmode, "memory") == 0)
-        return "fsdax";
-    if (strcmp(kmode, "dax") == 0)
-        return "devdax";
-    if (strcmp(kmode, "safe") == 0)
-        return "sector";
-    return kmode;
-}
-
-static json_object *list_namespaces(void)
-{
-    json_object *arr = json_object_new_array();
-    g_autofree char *bus = sysfs_path("bus/nd/devices");
-    g_autoptr(GDir) d = g_dir_open(bus, 0, NULL);
-    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    const char *n;
-
-    while (d && (n = g_dir_read_name(d)))
-        if (g_str_has_prefix(n, "namespace"))
-            g_ptr_array_add(names, g_strdup(n));
-    g_ptr_array_sort(names, cmp_strp);
-    for (guint i = 0; i < names->len; i++) {
-        const char *name = g_ptr_array_index(names, i);
-        g_autofree char *dir = g_build_filename(bus, name, NULL);
-        g_autofree char *kmode = read_str_opt(dir, "mode");
-        g_autofree char *holder = read_str_opt(dir, "holder");
-        g_autofree char *uuid = read_str_opt(dir, "uuid");
-        g_autofree char *blockdev = NULL, *chardev = NULL;
-        json_object *o;
-        uint64_t size = 0;
-
-        /* size 0: an idle seed namespace, as ndctl hides it */
-        if (!read_u64_opt(dir, "size", &size) || size == 0)
-            continue;
-        if (holder && *holder) {
-            g_autofree char *hdir = g_build_filename(bus, holder, NULL);
-            blockdev = first_child(hdir, "block", "pmem");
-            chardev = g_str_has_prefix(holder, "dax") ? first_child(hdir, NULL, "dax") : NULL;
-        } else {
-            blockdev = first_child(dir, "block", "pmem");
-        }
-        o = json_object_new_object();
-        vmctl_json_add_str(o, "name", name);
-        vmctl_json_add_str(o, "mode", ns_mode_name(kmode));
-        vmctl_json_add_str(o, "kernel_mode", kmode);
-        vmctl_json_add_u64(o, "size", size);
-        vmctl_json_add_str(o, "uuid", uuid && strcmp(uuid, "") != 0 ? uuid : NULL);
-        vmctl_json_add_i64(o, "numa_node", read_i64_opt(dir, "numa_node", -1));
-        vmctl_json_add_str(o, "holder", holder && *holder ? holder : NULL);
-        vmctl_json_add_str(o, "blockdev", blockdev);
-        vmctl_json_add_str(o, "chardev", chardev);
-        json_object_array_add(arr, o);
-    }
-    return arr;
-}
-
-static json_object *list_huge_pools(void)
-{
-    json_object *arr = json_object_new_array();
-    g_autofree char *base = sysfs_path("kernel/mm/hugepages");
-    g_autoptr(GDir) d = g_dir_open(base, 0, NULL);
-    g_autoptr(GArray) sizes = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    const char *n;
-
-    while (d && (n = g_dir_read_name(d))) {
-        guint64 kb;
-        if (sscanf(n, "hugepages-%" G_GUINT64_FORMAT "kB", &kb) == 1) {
-            uint64_t bytes = kb * KiB;
-            g_array_append_val(sizes, bytes);
-        }
-    }
-    for (guint i = 0; i < sizes->len; i++)
-        for (guint j = i + 1; j < sizes->len; j++)
-            if (g_array_index(sizes, uint64_t, j) < g_array_index(sizes, uint64_t, i)) {
-                uint64_t t = g_array_index(sizes, uint64_t, i);
-                g_array_index(sizes, uint64_t, i) = g_array_index(sizes, uint64_t, j);
-                g_array_index(sizes, uint64_t, j) = t;
-            }
-    for (guint i = 0; i < sizes->len; i++) {
-        uint64_t ps = g_array_index(sizes, uint64_t, i);
-        json_object *o = json_object_new_object();
-        VmctlHugePool pool;
-
-        vmctl_huge_pool_read(ps, &pool);
-        vmctl_json_add_u64(o, "page_size", ps);
-        vmctl_json_add_u64(o, "nr_hugepages", pool.nr);
-        vmctl_json_add_u64(o, "free_hugepages", pool.free);
-        vmctl_json_add_u64(o, "resv_hugepages", pool.resv);
-        vmctl_json_add_u64(o, "available", vmctl_huge_pool_available(&pool) * ps);
-        json_object_array_add(arr, o);
-    }
-    return arr;
-}
-
-/* The mount on top at each mount point, read-write, where the path rules
- * allow guest memory; fstype as given. */
-static GPtrArray *visible_mounts(GPtrArray *mounts, const char *fstype)
-{
-    GPtrArray *out = g_ptr_array_new();
-
-    for (guint i = 0; i < mounts->len; i++) {
-        VmctlMount *m = g_ptr_array_index(mounts, i);
-        bool covered = false;
-
-        if (strcmp(m->fstype, fstype) != 0 || vmctl_mount_option(m->mount_options, "ro", NULL) ||
-            !check_allowed(m->mount_point, m->mount_point, NULL))
-            continue;
-        for (guint j = i + 1; j < mounts->len && !covered; j++)
-            covered = strcmp(((VmctlMount *)g_ptr_array_index(mounts, j))->mount_point, m->mount_point) == 0;
-        if (!covered)
-            g_ptr_array_add(out, m);
-    }
-    return out;
-}
-
-/* statfs of a listed mount, only when it is the mount the table names
- * (the table may be a recorded one). */
-static bool mount_statfs(const VmctlMount *m, struct statfs *sfs)
-{
-    struct stat st;
-
-    return stat(m->mount_point, &st) == 0 && major(st.st_dev) == m->major && minor(st.st_dev) == m->minor &&
-           statfs(m->mount_point, sfs) == 0;
-}
-
-static json_object *list_hugetlbfs(GPtrArray *mounts)
-{
-    json_object *arr = json_object_new_array();
-    g_autoptr(GPtrArray) vis = visible_mounts(mounts, "hugetlbfs");
-    g_autofree char *dflt = default_huge_page_size_str();
-
-    for (guint i = 0; i < vis->len; i++) {
-        VmctlMount *m = g_ptr_array_index(vis, i);
-        g_autofree char *ps = NULL, *sz = NULL;
-        uint64_t page = 0, limit = 0;
-        json_object *o = json_object_new_object();
-        VmctlHugePool pool;
-        bool have_pool;
-
-        if (!(vmctl_mount_option(m->super_options, "pagesize", &ps) && vmctl_parse_size(ps, false, &page, NULL)) &&
-            !(dflt && vmctl_parse_size(dflt, false, &page, NULL)))
-            page = 0;
-        have_pool = page && vmctl_huge_pool_read(page, &pool);
-        vmctl_json_add_str(o, "mount_point", m->mount_point);
-        vmctl_json_add_u64(o, "page_size", page);
-        if (vmctl_mount_option(m->super_options, "size", &sz) && vmctl_parse_size(sz, false, &limit, NULL))
-            vmctl_json_add_u64(o, "size_limit", limit);
-        else
-            json_object_object_add(o, "size_limit", NULL);
-        if (have_pool) {
-            uint64_t avail = vmctl_huge_pool_available(&pool) * page;
-
-            vmctl_json_add_u64(o, "free_hugepages", pool.free);
-            vmctl_json_add_u64(o, "resv_hugepages", pool.resv);
-            /* a size= limit caps what this mount can take from the pool */
-            vmctl_json_add_u64(o, "available", limit && limit < avail ? limit : avail);
-        } else {
-            json_object_object_add(o, "free_hugepages", NULL);
-            json_object_object_add(o, "resv_hugepages", NULL);
-            json_object_object_add(o, "available", NULL);
-        }
-        json_object_array_add(arr, o);
-    }
-    return arr;
-}
-
-static json_object *list_tmpfs(GPtrArray *mounts)
-{
-    json_object *arr = json_object_new_array();
-    g_autoptr(GPtrArray) vis = visible_mounts(mounts, "tmpfs");
-
-    for (guint i = 0; i < vis->len; i++) {
-        VmctlMount *m = g_ptr_array_index(vis, i);
-        g_autofree char *sz = NULL;
-        uint64_t size = 0;
-        struct statfs sfs;
-        json_object *o = json_object_new_object();
-
-        bool live = mount_statfs(m, &sfs);
-
-        vmctl_json_add_str(o, "mount_point", m->mount_point);
-        /* size= when given, else the kernel's default (half of RAM) as statfs tells */
-        if (vmctl_mount_option(m->super_options, "size", &sz) && vmctl_parse_size(sz, false, &size, NULL))
-            vmctl_json_add_u64(o, "size", size);
-        else if (live)
-            vmctl_json_add_u64(o, "size", (uint64_t)sfs.f_blocks * sfs.f_bsize);
-        else
-            json_object_object_add(o, "size", NULL);
-        if (live)
-            vmctl_json_add_u64(o, "free", (uint64_t)sfs.f_bavail * sfs.f_bsize);
-        else
-            json_object_object_add(o, "free", NULL);
-        json_object_array_add(arr, o);
-    }
-    return arr;
-}
-
-json_object *vmctl_backend_list(GError **error)
-{
-    g_autoptr(GPtrArray) mounts = vmctl_mountinfo_read(error);
-    json_object *o;
-
-    if (!mounts)
-        return NULL;
-    o = json_object_new_object();
-    json_object_object_add(o, "dax_devices", list_dax_devices());
-    json_object_object_add(o, "namespaces", list_namespaces());
-    json_object_object_add(o, "hugepage_pools", list_huge_pools());
-    json_object_object_add(o, "hugetlbfs", list_hugetlbfs(mounts));
-    json_object_object_add(o, "tmpfs", list_tmpfs(mounts));
-    return o;
-}

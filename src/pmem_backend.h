@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "mountinfo.h"
+#include "sysfs.h"
 #include "util.h"
 
 typedef enum {
@@ -78,36 +80,13 @@ json_object *vmctl_backend_to_json(const VmctlBackend *b);
  * it. */
 json_object *vmctl_backend_qemu_object(const VmctlBackend *b, const char *id, uint64_t size, bool share);
 
+/* The path rules for guest memory: nothing under /proc or /sys, under
+ * /dev only dax*, pmem*, shm and hugepages. PATH is absolute and
+ * normalised; SHOWN is how the user wrote it (for the message). */
+bool vmctl_backend_path_allowed(const char *shown, const char *path, GError **error);
+
 /* What this host offers, like `daxctl list` + `ndctl list`: DAX devices,
  * pmem namespaces, hugetlbfs mounts with their page size and free huge
  * pages, tmpfs mounts. Empty arrays where there are none. */
 json_object *vmctl_backend_list(GError **error);
 
-/* One parsed line of /proc/self/mountinfo (exposed for tests and for other
- * parts that need the mount of a path). */
-typedef struct {
-    unsigned major, minor;
-    char *root;
-    char *mount_point;   /* unescaped */
-    char *mount_options; /* per-mount options */
-    char *fstype;
-    char *source;
-    char *super_options; /* per-superblock options */
-} VmctlMount;
-
-/* Parse a mountinfo text; returns a GPtrArray of VmctlMount* (in file
- * order) that frees its elements. Lines that do not parse are skipped. */
-GPtrArray *vmctl_mountinfo_parse(const char *text);
-/* Read and parse the mount table ($VMCTL_MOUNTINFO or /proc/self/mountinfo). */
-GPtrArray *vmctl_mountinfo_read(GError **error);
-/* The mount holding PATH (absolute, normalised): the longest mount point
- * that is a prefix of it, the last one listed among equals (the one on top);
- * entries whose device matches DEV (when not 0) win. NULL if none. */
-const VmctlMount *vmctl_mountinfo_find(GPtrArray *mounts, const char *path, dev_t dev);
-/* Whether OPTION ("dax", "pagesize") is in the comma list OPTS; with VALUE
- * not NULL, returns its value in *VALUE (borrowed up to the next comma is
- * copied: free it). */
-bool vmctl_mount_option(const char *opts, const char *option, char **value);
-
-/* The sysfs root in use ($VMCTL_SYSFS_ROOT or "/sys"). */
-const char *vmctl_sysfs_root(void);

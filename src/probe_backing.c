@@ -6,6 +6,7 @@
 
 #include "probe_backing.h"
 #include "hugepages.h"
+#include "mountinfo.h"
 #include "util.h"
 
 #include <errno.h>
@@ -184,20 +185,17 @@ static bool ensure_hugepages(struct vmctl_probe_backing *b, uint64_t need, GErro
     return false;
 }
 
-/* First hugetlbfs mount of the default (2M) size, or NULL. */
+/* First writable hugetlbfs mount of 2M pages, or NULL. */
 static char *find_hugetlbfs_mount(void)
 {
-    g_autofree char *mounts = NULL;
-    g_auto(GStrv) lines = NULL;
+    g_autoptr(GPtrArray) mounts = vmctl_mountinfo_read(NULL);
 
-    if (!g_file_get_contents("/proc/mounts", &mounts, NULL, NULL))
-        return NULL;
-    lines = g_strsplit(mounts, "\n", -1);
-    for (size_t i = 0; lines[i]; i++) {
-        g_auto(GStrv) f = g_strsplit(lines[i], " ", 0);
-        if (g_strv_length(f) >= 4 && strcmp(f[2], "hugetlbfs") == 0 && !strstr(f[3], "pagesize=1G") &&
-            access(f[1], W_OK) == 0)
-            return g_strdup(f[1]);
+    for (guint i = 0; mounts && i < mounts->len; i++) {
+        const VmctlMount *m = g_ptr_array_index(mounts, i);
+
+        if (strcmp(m->fstype, "hugetlbfs") == 0 && !(m->super_options && strstr(m->super_options, "pagesize=1G")) &&
+            access(m->mount_point, W_OK) == 0)
+            return g_strdup(m->mount_point);
     }
     return NULL;
 }
