@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "guest_line.h"
 #include "qmp_schema.h"
 
 static const char *const mode_names[] = {
@@ -273,11 +274,13 @@ bool vmctl_dirty_rate_stat_mean(const char *text, double *mean, unsigned *n)
 
     *n = 0;
     for (char **l = lines; *l; l++) {
-        const char *p;
+        VmctlGuestLine g;
+        uint64_t rate;
 
-        if (!g_str_has_prefix(*l, "STAT ") || !(p = strstr(*l, " rate=")))
+        vmctl_guest_line_parse(*l, &g);
+        if (g.kind != VMCTL_GUEST_LINE_STAT || !vmctl_guest_line_u64(*l, "rate", &rate))
             continue;
-        sum += g_ascii_strtod(p + 6, NULL);
+        sum += (double)rate;
         (*n)++;
     }
     if (*n == 0)
@@ -322,11 +325,11 @@ bool vmctl_dirty_rate_tiny_writes(const char *serial_socket, uint64_t *writes, u
         g_string_append_len(buf, chunk, n);
         /* any STAT line read after connecting was printed after it */
         while ((nl = strchr(buf->str, '\n'))) {
-            const char *w;
+            VmctlGuestLine g;
 
             *nl = '\0';
-            if (g_str_has_prefix(buf->str, "STAT ") && (w = strstr(buf->str, " writes="))) {
-                *writes = g_ascii_strtoull(w + 8, NULL, 10);
+            vmctl_guest_line_parse(buf->str, &g);
+            if (g.kind == VMCTL_GUEST_LINE_STAT && vmctl_guest_line_u64(buf->str, "writes", writes)) {
                 *host_ns = now;
                 close(fd);
                 return true;

@@ -6,6 +6,7 @@
 #include "ksm_check.h"
 
 #include "client.h"
+#include "guest_line.h"
 #include "ksm.h"
 #include "vmctl/page_stamp.h"
 
@@ -209,14 +210,6 @@ static int connect_unix(const char *path)
 
 /* ---- guests ---- */
 
-static uint64_t ready_field(const char *line, const char *key)
-{
-    g_autofree char *k = g_strdup_printf(" %s=", key);
-    const char *p = strstr(line, k);
-
-    return p ? g_ascii_strtoull(p + strlen(k), NULL, 0) : 0;
-}
-
 /* Every thread of `pid` (the vCPUs included) to QEMU_NICE; best effort. */
 static void renice(pid_t pid)
 {
@@ -304,8 +297,10 @@ static bool guest_ready(Run *r, Guest *g, GError **error)
 
     if (!line)
         return false;
-    g->stamped = ready_field(line, "pages");
-    g->same = ready_field(line, "same");
+    if (!vmctl_guest_line_u64(line, "pages", &g->stamped))
+        g->stamped = 0;
+    if (!vmctl_guest_line_u64(line, "same", &g->same))
+        g->same = 0;
     return vmctl_ksm_find_mapping(g->pid, path, r->opts->memory, &g->map_start, &g->map_len, error) &&
            check_mapping(g, error);
 }
@@ -718,7 +713,7 @@ static json_object *integrity_result(Run *r, GError **error)
             return NULL;
         }
         n++;
-        if (!g_str_has_prefix(g->verify, "VERIFY ok")) {
+        if (!vmctl_guest_line_verify_ok(g->verify)) {
             bad++;
             first_bad = first_bad ? first_bad : g->name;
         }

@@ -4,6 +4,7 @@
 
 #include "migrate.h"
 
+#include "guest_line.h"
 #include "page_diff.h"
 
 #include <errno.h>
@@ -350,16 +351,11 @@ bool vmctl_migrate_fault_apply(const char *path, uint64_t offset, uint64_t page,
     return true;
 }
 
-bool vmctl_migrate_guest_verify_ok(const char *line)
-{
-    return line && g_str_has_prefix(line, "VERIFY ok");
-}
-
 const char *vmctl_migrate_verdict(uint64_t pages_differ, uint64_t stamp_bad, const char *guest_line)
 {
     if (pages_differ || stamp_bad)
         return "FAIL";
-    if (guest_line && !vmctl_migrate_guest_verify_ok(guest_line))
+    if (guest_line && !vmctl_guest_line_verify_ok(guest_line))
         return "FAIL";
     return "PASS";
 }

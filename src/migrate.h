@@ -115,9 +115,6 @@ json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GE
 bool vmctl_migrate_fault_parse(const char *spec, uint64_t *page, GError **error);
 bool vmctl_migrate_fault_apply(const char *path, uint64_t offset, uint64_t page, GError **error);
 
-/* The guest's answer to VERIFY: true for "VERIFY ok ...". */
-bool vmctl_migrate_guest_verify_ok(const char *line);
-
 /* PASS when no page differs, no stamped page is bad and the guest said
  * "VERIFY ok" (line NULL: the guest oracle did not run); else FAIL. */
 const char *vmctl_migrate_verdict(uint64_t pages_differ, uint64_t stamp_bad, const char *guest_line);

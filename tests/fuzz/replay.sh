@@ -4,7 +4,7 @@
 # input that once broke a parser keeps being tried by every `make check`.
 . "$top_srcdir/tests/lib/tap.sh"
 
-targets="size guest-spec domain hook mountinfo sysfs page-stamp qmp qmp-schema vmctld"
+targets="size guest-spec domain hook mountinfo sysfs page-stamp guest-line qmp qmp-schema vmctld"
 fuzz_src="$top_srcdir/tests/fuzz"
 
 for t in $targets; do
