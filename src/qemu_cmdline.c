@@ -20,7 +20,7 @@
  * line (pti=off comes later and wins).
  * no_timer_check: on a loaded host the kernel otherwise panics with
  * "IO-APIC + timer doesn't work" under TCG. */
-#define LINUX_BASE_CMDLINE "console=ttyS0 panic=-1 loglevel=3 no_timer_check pti=on"
+/* (LINUX_BASE_CMDLINE is in qemu_cmdline.h: the libvirt XML uses it too) */
 
 char *vmctl_qemu_run_file(const char *run_dir, const char *what)
 {

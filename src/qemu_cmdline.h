@@ -10,6 +10,10 @@
 #include "guest_spec.h"
 #include "util.h"
 
+/* The Linux guest's kernel command line before the spec's extra part;
+ * qemu_cmdline.c says why each word is there. */
+#define LINUX_BASE_CMDLINE "console=ttyS0 panic=-1 loglevel=3 no_timer_check pti=on"
+
 typedef struct {
     const char *qemu;         /* binary */
     const char *run_dir;      /* qmp.sock, serial.sock, console.log, qemu.pid */

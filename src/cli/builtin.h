@@ -59,3 +59,4 @@ int cmd_stop(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_version(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_wss(int argc, char **argv, struct vmctl_ctx *ctx);
+int cmd_xml(int argc, char **argv, struct vmctl_ctx *ctx);

@@ -30,6 +30,7 @@ static const struct vmctl_cmd commands[] = {
     { "validate", cmd_validate, "run the host report: facts and checks with evidence" },
     { "version", cmd_version, "print the version of vmctl" },
     { "wss", cmd_wss, "estimate a guest's working set with the best mechanism this host has" },
+    { "xml", cmd_xml, "print the libvirt domain XML of a guest or a guest spec" },
 };
 
 static const struct vmctl_cmd *find_command(const char *name)

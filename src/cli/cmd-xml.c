@@ -1,0 +1,105 @@
+/* cmd-xml.c: `vmctl xml NAME | --spec FILE|-`: the libvirt domain XML of a
+ * guest spec (libvirt_xml.h), from a guest vmctld runs or from a spec file,
+ * ready for `virsh create`. */
+#include "config.h"
+
+#include "cli/builtin.h"
+#include "client.h"
+#include "guest_spec.h"
+#include "host.h"
+#include "libvirt_xml.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The spec JSON of FILE ("-": stdin). */
+static json_object *read_spec_file(const char *file, GError **error)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GString) in = NULL;
+    json_object *j;
+    enum json_tokener_error jerr;
+
+    if (strcmp(file, "-") == 0) {
+        char buf[4096];
+        size_t n;
+
+        in = g_string_new(NULL);
+        while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+            g_string_append_len(in, buf, n);
+        text = g_string_free(g_steal_pointer(&in), FALSE);
+    } else if (!g_file_get_contents(file, &text, NULL, error)) {
+        return NULL;
+    }
+    j = json_tokener_parse_verbose(text, &jerr);
+    if (!j) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "spec file '%s' is not JSON: %s", file,
+                    json_tokener_error_desc(jerr));
+        return NULL;
+    }
+    return j;
+}
+
+int cmd_xml(int argc, char **argv, struct vmctl_ctx *ctx)
+{
+    g_autofree char *spec_file = NULL, *serial = NULL, *type = NULL, *image_dir = NULL;
+    const GOptionEntry entries[] = {
+        { "spec", 0, 0, G_OPTION_ARG_FILENAME, &spec_file,
+          "guest spec JSON (as `vmctl info --json` shows it; -: stdin)", "FILE" },
+        { "serial", 0, 0, G_OPTION_ARG_FILENAME, &serial, "file that receives the guest console", "PATH" },
+        { "type", 0, 0, G_OPTION_ARG_STRING, &type, "domain type: kvm or qemu (default: from the spec's accel)",
+          "TYPE" },
+        { "image-dir", 0, 0, G_OPTION_ARG_FILENAME, &image_dir,
+          "directory with tiny.bin, vmlinuz and initramfs.cpio.zst (default: the data dir)", "DIR" },
+        { NULL },
+    };
+    g_autoptr(json_object) json = NULL;
+    g_autoptr(VmctlGuestSpec) spec = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *xml = NULL, *dir = NULL, *serial_abs = NULL;
+    VmctlLibvirtXmlOpts opts;
+    json_object *j;
+
+    if (!vmctl_cli_parse(ctx, &argc, &argv, "NAME | --spec FILE",
+                         "Print the libvirt domain XML of a guest that vmctld runs, or of a spec file.", entries))
+        return VMCTL_EXIT_USAGE;
+    if ((argc == 2) == (spec_file != NULL) || argc > 2) {
+        fprintf(stderr, "vmctl xml: needs a guest NAME or --spec FILE, not both\n");
+        return VMCTL_EXIT_USAGE;
+    }
+    if (spec_file) {
+        json = read_spec_file(spec_file, &err);
+        if (!json)
+            return vmctl_cli_fail(err);
+        j = json;
+    } else {
+        g_autoptr(json_object) args = json_object_new_object();
+
+        vmctl_json_add_str(args, "name", argv[1]);
+        json = vmctl_client_call(vmctl_client_socket_path(ctx->socket_path), "info", args, true, &err);
+        if (!json)
+            return vmctl_cli_fail(err);
+        j = json_object_object_get(json, "spec");
+        if (!j)
+            return vmctl_cli_failf("vmctld gave no spec for guest '%s'", argv[1]);
+    }
+    spec = vmctl_guest_spec_from_json(j, &err);
+    if (!spec)
+        return vmctl_cli_fail(err);
+    /* relative paths are meant from here; libvirtd runs elsewhere */
+    dir = image_dir ? g_canonicalize_filename(image_dir, NULL) : g_strdup(VMCTL_DATADIR);
+    serial_abs = serial ? g_canonicalize_filename(serial, NULL) : NULL;
+    opts = (VmctlLibvirtXmlOpts){ vmctl_qemu_binary(), dir, serial_abs, type };
+    xml = vmctl_libvirt_xml(spec, &opts, &err);
+    if (!xml)
+        return vmctl_cli_fail(err);
+    if (ctx->json) {
+        g_autoptr(json_object) out = json_object_new_object();
+
+        vmctl_json_add_str(out, "xml", xml);
+        vmctl_json_print(out);
+    } else {
+        fputs(xml, stdout);
+    }
+    return VMCTL_EXIT_OK;
+}
