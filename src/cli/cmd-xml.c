@@ -1,9 +1,11 @@
-/* cmd-xml.c: `vmctl xml NAME | --spec FILE|-`: the libvirt domain XML of a
- * guest spec (libvirt_xml.h), from a guest vmctld runs or from a spec file,
- * ready for `virsh create`. */
+/* cmd-xml.c: `vmctl xml NAME | --spec FILE|- | NAME --memory SIZE ...`: the
+ * libvirt domain XML of a guest spec (libvirt_xml.h), from a guest vmctld
+ * runs, from a spec file, or from the options `vmctl launch` takes, ready
+ * for `virsh create`. */
 #include "config.h"
 
 #include "cli/builtin.h"
+#include "cli/spec-options.h"
 #include "client.h"
 #include "guest_spec.h"
 #include "host.h"
@@ -40,49 +42,14 @@ static json_object *read_spec_file(const char *file, GError **error)
     return j;
 }
 
-int cmd_xml(int argc, char **argv, struct vmctl_ctx *ctx)
+static int print_xml(struct vmctl_ctx *ctx, json_object *j, const char *serial, const char *type,
+                     const char *image_dir)
 {
-    g_autofree char *spec_file = NULL, *serial = NULL, *type = NULL, *image_dir = NULL;
-    const GOptionEntry entries[] = {
-        { "spec", 0, 0, G_OPTION_ARG_FILENAME, &spec_file,
-          "guest spec JSON (as `vmctl info --json` shows it; -: stdin)", "FILE" },
-        { "serial", 0, 0, G_OPTION_ARG_FILENAME, &serial, "file that receives the guest console", "PATH" },
-        { "type", 0, 0, G_OPTION_ARG_STRING, &type, "domain type: kvm or qemu (default: from the spec's accel)",
-          "TYPE" },
-        { "image-dir", 0, 0, G_OPTION_ARG_FILENAME, &image_dir,
-          "directory with tiny.bin, vmlinuz and initramfs.cpio.zst (default: the data dir)", "DIR" },
-        { NULL },
-    };
-    g_autoptr(json_object) json = NULL;
     g_autoptr(VmctlGuestSpec) spec = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *xml = NULL, *dir = NULL, *serial_abs = NULL;
     VmctlLibvirtXmlOpts opts;
-    json_object *j;
 
-    if (!vmctl_cli_parse(ctx, &argc, &argv, "NAME | --spec FILE",
-                         "Print the libvirt domain XML of a guest that vmctld runs, or of a spec file.", entries))
-        return VMCTL_EXIT_USAGE;
-    if ((argc == 2) == (spec_file != NULL) || argc > 2) {
-        fprintf(stderr, "vmctl xml: needs a guest NAME or --spec FILE, not both\n");
-        return VMCTL_EXIT_USAGE;
-    }
-    if (spec_file) {
-        json = read_spec_file(spec_file, &err);
-        if (!json)
-            return vmctl_cli_fail(err);
-        j = json;
-    } else {
-        g_autoptr(json_object) args = json_object_new_object();
-
-        vmctl_json_add_str(args, "name", argv[1]);
-        json = vmctl_client_call(vmctl_client_socket_path(ctx->socket_path), "info", args, true, &err);
-        if (!json)
-            return vmctl_cli_fail(err);
-        j = json_object_object_get(json, "spec");
-        if (!j)
-            return vmctl_cli_failf("vmctld gave no spec for guest '%s'", argv[1]);
-    }
     spec = vmctl_guest_spec_from_json(j, &err);
     if (!spec)
         return vmctl_cli_fail(err);
@@ -102,4 +69,67 @@ int cmd_xml(int argc, char **argv, struct vmctl_ctx *ctx)
         fputs(xml, stdout);
     }
     return VMCTL_EXIT_OK;
+}
+
+/* The spec of guest NAME as vmctld has it. */
+static json_object *daemon_spec(struct vmctl_ctx *ctx, const char *name, GError **error)
+{
+    g_autoptr(json_object) args = json_object_new_object();
+    g_autoptr(json_object) info = NULL;
+    json_object *j;
+
+    vmctl_json_add_str(args, "name", name);
+    info = vmctl_client_call(vmctl_client_socket_path(ctx->socket_path), "info", args, true, error);
+    if (!info)
+        return NULL;
+    j = json_object_object_get(info, "spec");
+    if (!j) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "vmctld gave no spec for guest '%s'", name);
+        return NULL;
+    }
+    return json_object_get(j);
+}
+
+int cmd_xml(int argc, char **argv, struct vmctl_ctx *ctx)
+{
+    g_autofree char *spec_file = NULL, *serial = NULL, *type = NULL, *image_dir = NULL;
+    VmctlSpecOptions so = { 0 };
+    const GOptionEntry own[] = {
+        { "spec", 0, 0, G_OPTION_ARG_FILENAME, &spec_file,
+          "guest spec JSON (as `vmctl info --json` shows it; -: stdin)", "FILE" },
+        { "serial", 0, 0, G_OPTION_ARG_FILENAME, &serial, "file that receives the guest console", "PATH" },
+        { "type", 0, 0, G_OPTION_ARG_STRING, &type, "domain type: kvm or qemu (default: from the spec's accel)",
+          "TYPE" },
+        { "image-dir", 0, 0, G_OPTION_ARG_FILENAME, &image_dir,
+          "directory with tiny.bin, vmlinuz and initramfs.cpio.zst (default: the data dir)", "DIR" },
+    };
+    g_autoptr(GArray) entries = g_array_new(TRUE, TRUE, sizeof(GOptionEntry));
+    g_autoptr(json_object) json = NULL;
+    g_autoptr(GError) err = NULL;
+    int rc;
+
+    g_array_append_vals(entries, own, G_N_ELEMENTS(own));
+    vmctl_spec_options_add_entries(entries, &so);
+    if (!vmctl_cli_parse(ctx, &argc, &argv, "NAME | --spec FILE | NAME --memory SIZE [launch options]",
+                         "Print the libvirt domain XML of a guest that vmctld runs, of a spec file, or of the "
+                         "guest the launch options describe.",
+                         (const GOptionEntry *)entries->data)) {
+        rc = VMCTL_EXIT_USAGE;
+    } else if ((argc == 2) == (spec_file != NULL) || argc > 2) {
+        fprintf(stderr, "vmctl xml: needs a guest NAME or --spec FILE, not both\n");
+        rc = VMCTL_EXIT_USAGE;
+    } else if (spec_file && vmctl_spec_options_given(&so)) {
+        fprintf(stderr, "vmctl xml: --spec and launch options (--memory ...) exclude each other\n");
+        rc = VMCTL_EXIT_USAGE;
+    } else {
+        if (spec_file)
+            json = read_spec_file(spec_file, &err);
+        else if (vmctl_spec_options_given(&so))
+            json = vmctl_spec_options_build(&so, argv[1], &err);
+        else
+            json = daemon_spec(ctx, argv[1], &err);
+        rc = json ? print_xml(ctx, json, serial, type, image_dir) : vmctl_cli_fail(err);
+    }
+    vmctl_spec_options_clear(&so);
+    return rc;
 }

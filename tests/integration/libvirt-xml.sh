@@ -60,6 +60,16 @@ like "a spec that is not JSON is refused" "$rc:$out" "^1:vmctl: spec file '-' is
 out=$(echo '{"name": "g", "memory": "64M"}' | "$VMCTL" --json xml --spec - | jq -r .xml | head -n 1)
 is "--json wraps the XML" "$out" "<domain type='kvm'>"
 
+# --- the options vmctl launch takes describe the same spec ---------------
+echo '{"name": "o1", "memory": "128M", "backend": "memfd", "tiny": {"rate": 5000, "ws": 1024}, "nvdimm": [{"path": "/var/tmp/nv0", "size": "64M"}]}' |
+    "$VMCTL" xml --spec - >"$TEST_TMP/o1-spec.xml"
+"$VMCTL" xml o1 --memory 128M --backend memfd --rate 5000 --ws 1024 --nvdimm /var/tmp/nv0,64M >"$TEST_TMP/o1-opts.xml"
+check "vmctl xml NAME --memory ... gives the XML of the same spec as a file" cmp -s "$TEST_TMP/o1-spec.xml" "$TEST_TMP/o1-opts.xml"
+out=$("$VMCTL" xml o1 --memory 128M --rate lots 2>&1); rc=$?
+is "a bad launch option is refused in one line naming it" "$rc:$out" "1:vmctl: --rate 'lots' is not an integer between 0 and 1000000000"
+out=$("$VMCTL" xml --spec - --memory 128M </dev/null 2>&1); rc=$?
+is "--spec and launch options together are a usage error" "$rc" 2
+
 # --- a guest vmctld runs -------------------------------------------------
 . "$top_srcdir/tests/lib/vmctld.sh"
 private_vmctld
