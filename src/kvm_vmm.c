@@ -487,6 +487,8 @@ int vmctl_vmm_run(struct vmctl_vmm *vmm, const struct vmctl_vmm_writes *w, GErro
         regs.rdi = w->gpa;
         regs.rdx = w->stride;
     }
+    if (w->read)
+        regs.rax += 2; /* the read forms of kvm_vmm_guest.S */
     if (ioctl(vmm->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "KVM_SET_REGS failed: %s", g_strerror(errno));
         return -1;

@@ -37,7 +37,8 @@ struct vmctl_vmm_region {
     bool log_dirty;
 };
 
-/* A command for the guest: write `value` into the first word of each page.
+/* A command for the guest: write `value` into the first word of each page
+ * (read: load it and write nothing, for accessed-bit probes).
  * Stride form: `count` pages from `gpa`, `stride` bytes apart. List form
  * (list != NULL): `count` guest-physical addresses, copied to the mailbox. */
 struct vmctl_vmm_writes {
@@ -46,6 +47,7 @@ struct vmctl_vmm_writes {
     const uint64_t *list;
     uint64_t count;
     uint64_t value;
+    bool read;
 };
 
 /* Why KVM_RUN came back to the caller. */

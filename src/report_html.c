@@ -118,6 +118,44 @@ static const char *status_class(const char *st)
     return "error";
 }
 
+static bool has_series(json_object *check)
+{
+    json_object *series = json_object_object_get(json_object_object_get(check, "evidence"), "series");
+
+    return series && json_object_is_type(series, json_type_array) && json_object_array_length(series) > 0;
+}
+
+/* Every plot first, under the title of its check, so the curves are on the
+ * first screen rather than after pages of evidence. */
+static void append_plots(GString *s, json_object *checks)
+{
+    bool any = false;
+
+    for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
+        json_object *c = json_object_array_get_idx(checks, i);
+        g_autofree char *svg = NULL;
+
+        if (!has_series(c))
+            continue;
+        svg = vmctl_report_svg_plot(json_object_object_get(json_object_object_get(c, "evidence"), "series"));
+        if (!*svg)
+            continue;
+        if (!any)
+            g_string_append(s, "<h2>Plots</h2>\n<div id=\"plots\">\n");
+        any = true;
+        g_string_append_printf(s, "<figure id=\"plot-%zu\" class=\"%s\"><figcaption>", i,
+                               status_class(json_object_get_string(json_object_object_get(c, "status"))));
+        esc(s, json_object_get_string(json_object_object_get(c, "title")));
+        g_string_append(s, " <small>");
+        esc(s, json_object_get_string(json_object_object_get(c, "id")));
+        g_string_append(s, "</small></figcaption>\n");
+        g_string_append(s, svg);
+        g_string_append(s, "</figure>\n");
+    }
+    if (any)
+        g_string_append(s, "</div>\n");
+}
+
 char *vmctl_report_html(json_object *report)
 {
     GString *s = g_string_new(NULL);
@@ -131,17 +169,20 @@ char *vmctl_report_html(json_object *report)
                        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
                        "vertical-align:top}\n"
                        ".pass{background:#d9f2d9}.fail{background:#f8d0d0}.na{background:#eee}.error{background:#fde6c4}\n"
-                       "pre{white-space:pre-wrap;font-size:12px;margin:0}\n</style></head><body>\n");
+                       "pre{white-space:pre-wrap;font-size:12px;margin:0}\n"
+                       "figure{display:inline-block;margin:0 1em 1em 0;padding:4px}figcaption{font-size:13px}\n"
+                       "</style></head><body>\n");
     g_string_append(s, "<h1>vmctl host report</h1>\n<p>Verdict: <b class=\"");
     esc(s, json_object_get_string(json_object_object_get(report, "verdict")));
     g_string_append(s, "\">");
     esc(s, json_object_get_string(json_object_object_get(report, "verdict")));
-    g_string_append(s, "</b></p>\n<h2>Checks</h2>\n<table id=\"checks\"><tr><th>check</th><th>status</th>"
+    g_string_append(s, "</b></p>\n");
+    append_plots(s, checks);
+    g_string_append(s, "<h2>Checks</h2>\n<table id=\"checks\"><tr><th>check</th><th>status</th>"
                        "<th>summary</th><th>evidence</th></tr>\n");
     for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
         json_object *c = json_object_array_get_idx(checks, i);
         json_object *ev = json_object_object_get(c, "evidence");
-        json_object *series = ev ? json_object_object_get(ev, "series") : NULL;
         const char *st = json_object_get_string(json_object_object_get(c, "status"));
 
         g_string_append_printf(s, "<tr class=\"%s\"><td>", status_class(st));
@@ -152,14 +193,12 @@ char *vmctl_report_html(json_object *report)
         esc(s, st);
         g_string_append(s, "</td><td>");
         esc(s, json_object_get_string(json_object_object_get(c, "summary")));
-        if (series) {
-            g_autofree char *svg = vmctl_report_svg_plot(series);
-            g_string_append(s, "<br>");
-            g_string_append(s, svg);
-        }
-        g_string_append(s, "</td><td><pre>");
+        if (has_series(c))
+            g_string_append_printf(s, " <a href=\"#plot-%zu\">(plot)</a>", i);
+        /* collapsed: the evidence of a dirty-log check alone is a screen long */
+        g_string_append(s, "</td><td><details><summary>evidence</summary><pre>");
         esc(s, ev ? json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) : "");
-        g_string_append(s, "</pre></td></tr>\n");
+        g_string_append(s, "</pre></details></td></tr>\n");
     }
     g_string_append(s, "</table>\n");
     if (nb && json_object_array_length(nb) > 0) {

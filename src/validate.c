@@ -4,6 +4,7 @@
 
 #include "validate.h"
 
+#include "accessed_probe.h"
 #include "client.h"
 #include "dirty_rate.h"
 #include "dirty_track.h"
@@ -92,7 +93,6 @@ static void check_kvm_device(const VmctlValidateOpts *opts, VmctlCheckResult *re
 }
 
 static const char *const not_built[] = {
-    "accessed-bit coverage per backing",
     NULL,
 };
 
@@ -302,6 +302,76 @@ static void group_dirty_log(Runner *r)
     }
 }
 
+static VmctlCheckStatus accessed_status(VmctlAccessedVerdict v)
+{
+    switch (v) {
+    case VMCTL_ACCESSED_PASS:
+        return VMCTL_CHECK_PASS;
+    case VMCTL_ACCESSED_FAIL:
+        return VMCTL_CHECK_FAIL;
+    case VMCTL_ACCESSED_NA:
+        return VMCTL_CHECK_NA;
+    case VMCTL_ACCESSED_ERROR:
+        break;
+    }
+    return VMCTL_CHECK_ERROR;
+}
+
+/* The backings of the accessed-bit group: the dirty-log defaults, then each
+ * --backend: devdax:/fsdax: as given, a path by what pmem_backend finds
+ * there (DAX keeps its kind; other files are probed as a file in the same
+ * directory). A --backend that does not probe is left to its own check. */
+static GPtrArray *accessed_backings(const VmctlValidateOpts *opts)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+
+    for (size_t i = 0; vmctl_probe_backing_defaults[i]; i++)
+        g_ptr_array_add(out, g_strdup(vmctl_probe_backing_defaults[i]));
+    for (size_t i = 0; opts->backends && opts->backends[i]; i++) {
+        const char *spec = opts->backends[i];
+        g_autoptr(VmctlBackend) b = NULL;
+        g_autofree char *dir = NULL;
+
+        if (g_str_has_prefix(spec, "devdax:") || g_str_has_prefix(spec, "fsdax:")) {
+            g_ptr_array_add(out, g_strdup(spec));
+            continue;
+        }
+        b = vmctl_backend_probe(spec, 0, NULL);
+        if (!b)
+            continue;
+        dir = g_path_get_dirname(spec);
+        if (vmctl_backend_is_dax(b))
+            g_ptr_array_add(out, g_strdup_printf("%s:%s", vmctl_backend_kind_name(vmctl_backend_kind(b)), spec));
+        else
+            g_ptr_array_add(out, g_strdup_printf("file:%s", dir));
+    }
+    return out;
+}
+
+/* Accessed-bit coverage: per backing, whether the host sees the pages a
+ * KVM guest READ (page_idle, else DAMON when free), or why it cannot. */
+static void group_accessed(Runner *r)
+{
+    g_autoptr(GPtrArray) backings = accessed_backings(r->opts);
+    uint64_t size = r->opts->quick ? 16 * MiB : 64 * MiB;
+
+    for (guint i = 0; i < backings->len; i++) {
+        const char *spec = backings->pdata[i];
+        g_autofree char *id = g_strdup_printf("accessed/%s", spec);
+        g_autofree char *title = g_strdup_printf("accessed-bit coverage: %s", spec);
+        VmctlAccessedResult *a;
+        VmctlCheckResult res = { 0 };
+
+        begin(r, id, title);
+        a = vmctl_accessed_probe(spec, size, i >= g_strv_length((char **)vmctl_probe_backing_defaults));
+        res.status = accessed_status(a->verdict);
+        res.summary = g_steal_pointer(&a->summary);
+        res.evidence = g_steal_pointer(&a->evidence);
+        vmctl_accessed_result_free(a);
+        emit(r, &res);
+    }
+}
+
 static VmctlCheckStatus status_from_name(const char *s)
 {
     if (g_strcmp0(s, "PASS") == 0)
@@ -397,6 +467,60 @@ static void rate_window_cb(bool end, void *data)
     w->ok[end] = vmctl_dirty_rate_tiny_writes(w->serial, &w->writes[end], &w->ns[end], NULL);
 }
 
+#define RATE_SERIES_SAMPLES 6      /* guest write counter reads after the window */
+#define RATE_SERIES_STEP_US 200000  /* us between two reads */
+
+static json_object *series_new(const char *name, const char *y_label)
+{
+    json_object *s = json_object_new_object();
+
+    vmctl_json_add_str(s, "name", name);
+    vmctl_json_add_str(s, "x_label", "s");
+    vmctl_json_add_str(s, "y_label", y_label);
+    json_object_object_add(s, "points", json_object_new_array());
+    return s;
+}
+
+static void series_point(json_object *s, double x, double y)
+{
+    json_object *p = json_object_new_array();
+
+    json_object_array_add(p, json_object_new_double(x));
+    json_object_array_add(p, json_object_new_double(y));
+    json_object_array_add(json_object_object_get(s, "points"), p);
+}
+
+/* The dirty rate over time for the report's plot: the guest's own write
+ * counter read every RATE_SERIES_STEP_US after the window, as pages/s per
+ * step, next to the rate the measurement gave. */
+static json_object *rate_series(const char *serial, double measured)
+{
+    json_object *arr = json_object_new_array();
+    json_object *guest = series_new("guest writes (its own counter)", "pages/s");
+    json_object *qemu = series_new("measured for the window", "pages/s");
+    uint64_t w0 = 0, ns0 = 0, first_ns = 0;
+
+    for (unsigned i = 0; i < RATE_SERIES_SAMPLES; i++) {
+        uint64_t w, ns;
+
+        if (i)
+            g_usleep(RATE_SERIES_STEP_US);
+        if (!vmctl_dirty_rate_tiny_writes(serial, &w, &ns, NULL))
+            continue;
+        if (!first_ns)
+            first_ns = ns;
+        else if (ns > ns0)
+            series_point(guest, (double)(ns - first_ns) / 1e9, (double)(w - w0) * 1e9 / (double)(ns - ns0));
+        w0 = w;
+        ns0 = ns;
+    }
+    series_point(qemu, 0, measured);
+    series_point(qemu, first_ns && ns0 > first_ns ? (double)(ns0 - first_ns) / 1e9 : 1, measured);
+    json_object_array_add(arr, guest);
+    json_object_array_add(arr, qemu);
+    return arr;
+}
+
 /* One accelerator: launch a tiny guest at RATE_CHECK_PAGES, measure with
  * the mode auto picks for this QEMU and accelerator, compare with the
  * guest's own write counter read at both ends of the window. */
@@ -466,6 +590,7 @@ static void rate_check(Runner *r, const char *accel)
     vmctl_json_add_double(res.evidence, "true_pages_per_s", truth);
     vmctl_json_add_double(res.evidence, "measured_pages_per_s", measured);
     vmctl_json_add_double(res.evidence, "ratio", ratio);
+    json_object_object_add(res.evidence, "series", rate_series(w.serial, measured));
     result_set(&res, fabs(ratio - 1) <= RATE_CHECK_TOLERANCE ? VMCTL_CHECK_PASS : VMCTL_CHECK_FAIL,
                "%s: measured %.0f pages/s, guest wrote %.0f pages/s (ratio %.3f, tolerance %.0f%%)",
                vmctl_dirty_rate_mode_name(mode), measured, truth, ratio, RATE_CHECK_TOLERANCE * 100);
@@ -504,6 +629,37 @@ static uint64_t migration_pages_differ(json_object *verify, uint64_t *compared, 
     return differ;
 }
 
+#define MIGRATION_POLL_US 200000 /* between two query-migrate polls */
+
+struct migration_poll {
+    const char *sock, *name;
+    gint done;
+    uint64_t t0;
+    json_object *transferred, *remaining; /* series */
+};
+
+/* Migration progress for the report's plot: query-migrate on the source
+ * while vmctld migrates it (RAM transferred and remaining, MiB). */
+static gpointer migration_poll_main(gpointer data)
+{
+    struct migration_poll *mp = data;
+
+    while (!g_atomic_int_get(&mp->done)) {
+        g_autoptr(json_object) q = vmctl_dirty_rate_qmp(mp->sock, mp->name, "query-migrate", NULL, NULL);
+        json_object *ram = q ? json_object_object_get(q, "ram") : NULL;
+        double t = (double)(vmctl_now_ns() - mp->t0) / 1e9;
+
+        if (ram && g_strcmp0(json_object_get_string(json_object_object_get(q, "status")), "active") == 0) {
+            series_point(mp->transferred, t,
+                         (double)json_object_get_int64(json_object_object_get(ram, "transferred")) / (double)MiB);
+            series_point(mp->remaining, t,
+                         (double)json_object_get_int64(json_object_object_get(ram, "remaining")) / (double)MiB);
+        }
+        g_usleep(MIGRATION_POLL_US);
+    }
+    return NULL;
+}
+
 /* One live migration under vmctld with its page-level proof. `spec` is the
  * guest (it is launched, migrated to this host, and killed). */
 static void migration_check(Runner *r, const char *id, const char *title, json_object *spec, unsigned ready_s)
@@ -535,12 +691,33 @@ static void migration_check(Runner *r, const char *id, const char *title, json_o
     }
     vmctl_json_add_str(margs, "name", name);
     vmctl_json_add_str(margs, "to", "local");
-    ret = vmctl_client_call(sock, "migrate", margs, false, &err);
-    if (!ret) {
-        result_set(&res, VMCTL_CHECK_ERROR, "%s", err->message);
-        goto out;
+    {
+        struct migration_poll mp = { .sock = sock, .name = name, .t0 = vmctl_now_ns(),
+                                     .transferred = series_new("RAM transferred", "MiB"),
+                                     .remaining = series_new("RAM remaining", "MiB") };
+        GThread *th = g_thread_new("migration-poll", migration_poll_main, &mp);
+
+        ret = vmctl_client_call(sock, "migrate", margs, false, &err);
+        g_atomic_int_set(&mp.done, 1);
+        g_thread_join(th);
+        if (!ret) {
+            json_object_put(mp.transferred);
+            json_object_put(mp.remaining);
+            result_set(&res, VMCTL_CHECK_ERROR, "%s", err->message);
+            goto out;
+        }
+        res.evidence = json_object_get(ret);
+        if (json_object_array_length(json_object_object_get(mp.transferred, "points")) > 1) {
+            json_object *series = json_object_new_array();
+
+            json_object_array_add(series, mp.transferred);
+            json_object_array_add(series, mp.remaining);
+            json_object_object_add(res.evidence, "series", series);
+        } else {
+            json_object_put(mp.transferred);
+            json_object_put(mp.remaining);
+        }
     }
-    res.evidence = json_object_get(ret);
     verdict = json_object_get_string(json_object_object_get(ret, "verdict"));
     differ = migration_pages_differ(json_object_object_get(ret, "verify"), &compared, blocks);
     result_set(&res, g_strcmp0(verdict, "PASS") == 0 ? VMCTL_CHECK_PASS : VMCTL_CHECK_FAIL,
@@ -618,6 +795,7 @@ static const VmctlCheckGroupFn groups[] = {
     group_kvm_device,
     group_backends,
     group_dirty_log,
+    group_accessed,
     group_dirty_rate,
     group_migration,
     group_ksm,

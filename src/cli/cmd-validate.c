@@ -153,7 +153,8 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
     } else if (tap) {
         printf("1..%u\n", pc.n);
     } else {
-        printf("\nNot built yet in this version (not run, no result):\n");
+        if (nb[0])
+            printf("\nNot built yet in this version (not run, no result):\n");
         for (size_t i = 0; nb[i]; i++)
             printf("  - %s\n", nb[i]);
         printf("\nVerdict: %s\n", json_object_get_string(json_object_object_get(report, "verdict")));

@@ -37,10 +37,33 @@ VMCTL_PROBE_FAULT=drop-page:100 "$VMCTL" validate --quick --json >"$TEST_TMP/f.j
 is "validate exits 1 when a dirty page is dropped" "$rc" 1
 like "the dirty-log checks name page 100" "$(jq -r '.checks[] | select(.id=="dirty-log/memfd/bitmap") | .summary' "$TEST_TMP/f.json")" "missing from the harvest \\(100\\)"
 
+# accessed-bit coverage: one check per backing of the dirty-log group; here
+# (no page_idle, DAMON taken by another user or absent) each is NOT
+# APPLICABLE with the reason and the host page-table evidence, never PASS
+# without a measurement. Its FAIL paths run in tests/unit/test-accessed.
+is "accessed checks ran for the six backings" \
+    "$(jq -r '[.checks[] | select(.id | startswith("accessed/")) | .id] | join(" ")' "$TEST_TMP/r.json")" \
+    "accessed/anonymous accessed/thp accessed/memfd accessed/shm accessed/file accessed/hugetlbfs"
+is "no accessed check failed or errored" \
+    "$(jq '[.checks[] | select(.id | startswith("accessed/")) | select(.status == "FAIL" or .status == "ERROR")] | length' "$TEST_TMP/r.json")" 0
+is "accessed-bit coverage is no longer listed as not built" \
+    "$(jq '[.not_built[] | select(test("accessed"))] | length' "$TEST_TMP/r.json")" 0
+if [ -e /sys/kernel/mm/page_idle/bitmap ]; then
+    is "page_idle present: anonymous is measured" \
+        "$(jq -r '.checks[] | select(.id=="accessed/anonymous") | .evidence.mechanism' "$TEST_TMP/r.json")" page-idle
+else
+    like "page_idle absent: named with its config option" \
+        "$(jq -r '.checks[] | select(.id=="accessed/anonymous") | .summary' "$TEST_TMP/r.json")" "page_idle absent \\(kernel without CONFIG_IDLE_PAGE_TRACKING\\)"
+fi
+is "the NOT APPLICABLE evidence lists what was probed" \
+    "$(jq -r '.checks[] | select(.id=="accessed/anonymous") | .evidence.probed | has("page_idle") and has("damon_sysfs") and has("damon_kdamonds")' "$TEST_TMP/r.json")" true
+
 # --backend: a backing that passes and one made to fail
 "$VMCTL" validate --quick --json --backend "$TEST_TMP/good.ram" --backend "$TEST_TMP/none/bad.ram" >"$TEST_TMP/b.json"; rc=$?
 is "validate exits 1 when a backing check fails" "$rc" 1
 is "a usable backing passes" "$(jq -r '.checks[] | select(.id=="backend/'"$TEST_TMP"'/good.ram") | .status' "$TEST_TMP/b.json")" PASS
+is "a --backend file gets its accessed check in its directory" \
+    "$(jq -r '.checks[] | select(.id=="accessed/file:'"$TEST_TMP"'") | .status' "$TEST_TMP/b.json")" "$(jq -r '.checks[] | select(.id=="accessed/file") | .status' "$TEST_TMP/r.json")"
 is "a missing directory fails with the rule" "$(jq -r '.checks[] | select(.id=="backend/'"$TEST_TMP"'/none/bad.ram") | .summary' "$TEST_TMP/b.json")" \
     "directory '$TEST_TMP/none' of '$TEST_TMP/none/bad.ram' does not exist"
 

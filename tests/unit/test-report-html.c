@@ -34,6 +34,14 @@ static void test_page(void)
     g_assert_null(strstr(html, "src=")); /* no external resource */
     g_assert_null(strstr(html, "<link"));
     g_assert_nonnull(strstr(html, "3 pages differ"));
+    /* the plots come first, under their check's title; the evidence is
+     * collapsed so the page stays short */
+    g_assert_nonnull(strstr(html, "<h2>Plots</h2>"));
+    g_assert_true(strstr(html, "<svg class=\"plot\"") < strstr(html, "<table id=\"checks\""));
+    g_assert_nonnull(strstr(html, "<figure id=\"plot-0\" class=\"pass\"><figcaption>&lt;script&gt;"));
+    g_assert_nonnull(strstr(html, "<a href=\"#plot-0\">(plot)</a>"));
+    g_assert_nonnull(strstr(html, "<details><summary>evidence</summary><pre>"));
+    g_assert_null(strstr(html, "plot-1")); /* check b has no series */
 }
 
 static void test_plot_points(void)
