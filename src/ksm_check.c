@@ -8,6 +8,7 @@
 #include "client.h"
 #include "guest_line.h"
 #include "ksm.h"
+#include "report_html.h"
 #include "vmctl/page_stamp.h"
 
 #include <errno.h>
@@ -438,32 +439,12 @@ static bool set_knobs(Run *r, GError **error)
     return true;
 }
 
-static json_object *series_new(const char *name, const char *y_label)
-{
-    json_object *s = json_object_new_object();
-
-    vmctl_json_add_str(s, "name", name);
-    vmctl_json_add_str(s, "x_label", "s");
-    vmctl_json_add_str(s, "y_label", y_label);
-    json_object_object_add(s, "points", json_object_new_array());
-    return s;
-}
-
 /* Seconds to a tenth, printed as such ("8.3", not 8.3000000000000007). */
 static json_object *seconds_json(double t)
 {
     g_autofree char *txt = g_strdup_printf("%.1f", t);
 
     return json_object_new_double_s(round(t * 10) / 10, txt);
-}
-
-static void series_add(json_object *s, double x, uint64_t y)
-{
-    json_object *pt = json_object_new_array();
-
-    json_object_array_add(pt, seconds_json(x));
-    json_object_array_add(pt, json_object_new_int64((int64_t)y));
-    json_object_array_add(json_object_object_get(s, "points"), pt);
 }
 
 static json_object *check_new(const char *id, const char *title, const char *status, char *summary,
@@ -509,8 +490,8 @@ static bool is_steady(GArray *samples)
  * and the identical pages merged (scanned) at each point. */
 static bool merge_phase(Run *r, json_object *ev, GError **error)
 {
-    json_object *sharing = series_new("pages_sharing", "pages");
-    json_object *merged_s = series_new("identical pages merged (page scan)", "pages");
+    json_object *sharing = vmctl_report_series_new("pages_sharing", "pages");
+    json_object *merged_s = vmctl_report_series_new("identical pages merged (page scan)", "pages");
     json_object *series = json_object_new_array();
     g_autoptr(GArray) samples = g_array_new(FALSE, FALSE, sizeof(Sample));
     uint64_t t0 = vmctl_now_ns(), identical = 0, sharing0;
@@ -544,8 +525,8 @@ static bool merge_phase(Run *r, json_object *ev, GError **error)
                 return false;
             merged += s.ksm;
         }
-        series_add(sharing, t, now_sharing);
-        series_add(merged_s, t, merged);
+        vmctl_report_series_add(sharing, t, now_sharing);
+        vmctl_report_series_add(merged_s, t, merged);
         {
             Sample now = { t, now_sharing, vmctl_ksm_counter(c, "full_scans") };
             g_array_append_val(samples, now);

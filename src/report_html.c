@@ -215,3 +215,28 @@ char *vmctl_report_html(json_object *report)
     g_string_append(s, "</pre>\n</body></html>\n");
     return g_string_free(s, FALSE);
 }
+
+json_object *vmctl_report_series_new(const char *name, const char *y_label)
+{
+    json_object *s = json_object_new_object();
+
+    vmctl_json_add_str(s, "name", name);
+    vmctl_json_add_str(s, "x_label", "s");
+    vmctl_json_add_str(s, "y_label", y_label);
+    json_object_object_add(s, "points", json_object_new_array());
+    return s;
+}
+
+void vmctl_report_series_add(json_object *series, double x, double y)
+{
+    json_object *pt = json_object_new_array();
+    g_autofree char *xt = g_strdup_printf("%.1f", x);
+
+    /* "8.3", not 8.3000000000000007 */
+    json_object_array_add(pt, json_object_new_double_s(round(x * 10) / 10, xt));
+    if (y == floor(y) && fabs(y) < 9007199254740992.0)
+        json_object_array_add(pt, json_object_new_int64((int64_t)y));
+    else
+        json_object_array_add(pt, json_object_new_double(y));
+    json_object_array_add(json_object_object_get(series, "points"), pt);
+}

@@ -15,3 +15,8 @@ char *vmctl_report_html(json_object *report);
 
 /* One line plot as an SVG element (exposed for tests). */
 char *vmctl_report_svg_plot(json_object *series);
+
+/* A new series of the shape above, and a point added to it: x in seconds
+ * to a tenth, y as an integer when it is one. */
+json_object *vmctl_report_series_new(const char *name, const char *y_label);
+void vmctl_report_series_add(json_object *series, double x, double y);

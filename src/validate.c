@@ -12,6 +12,7 @@
 #include "pmem_backend.h"
 #include "probe_backing.h"
 #include "qemu_cmdline.h"
+#include "report_html.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -470,34 +471,14 @@ static void rate_window_cb(bool end, void *data)
 #define RATE_SERIES_SAMPLES 6      /* guest write counter reads after the window */
 #define RATE_SERIES_STEP_US 200000  /* us between two reads */
 
-static json_object *series_new(const char *name, const char *y_label)
-{
-    json_object *s = json_object_new_object();
-
-    vmctl_json_add_str(s, "name", name);
-    vmctl_json_add_str(s, "x_label", "s");
-    vmctl_json_add_str(s, "y_label", y_label);
-    json_object_object_add(s, "points", json_object_new_array());
-    return s;
-}
-
-static void series_point(json_object *s, double x, double y)
-{
-    json_object *p = json_object_new_array();
-
-    json_object_array_add(p, json_object_new_double(x));
-    json_object_array_add(p, json_object_new_double(y));
-    json_object_array_add(json_object_object_get(s, "points"), p);
-}
-
 /* The dirty rate over time for the report's plot: the guest's own write
  * counter read every RATE_SERIES_STEP_US after the window, as pages/s per
  * step, next to the rate the measurement gave. */
 static json_object *rate_series(const char *serial, double measured)
 {
     json_object *arr = json_object_new_array();
-    json_object *guest = series_new("guest writes (its own counter)", "pages/s");
-    json_object *qemu = series_new("measured for the window", "pages/s");
+    json_object *guest = vmctl_report_series_new("guest writes (its own counter)", "pages/s");
+    json_object *qemu = vmctl_report_series_new("measured for the window", "pages/s");
     uint64_t w0 = 0, ns0 = 0, first_ns = 0;
 
     for (unsigned i = 0; i < RATE_SERIES_SAMPLES; i++) {
@@ -510,12 +491,12 @@ static json_object *rate_series(const char *serial, double measured)
         if (!first_ns)
             first_ns = ns;
         else if (ns > ns0)
-            series_point(guest, (double)(ns - first_ns) / 1e9, (double)(w - w0) * 1e9 / (double)(ns - ns0));
+            vmctl_report_series_add(guest, (double)(ns - first_ns) / 1e9, (double)(w - w0) * 1e9 / (double)(ns - ns0));
         w0 = w;
         ns0 = ns;
     }
-    series_point(qemu, 0, measured);
-    series_point(qemu, first_ns && ns0 > first_ns ? (double)(ns0 - first_ns) / 1e9 : 1, measured);
+    vmctl_report_series_add(qemu, 0, measured);
+    vmctl_report_series_add(qemu, first_ns && ns0 > first_ns ? (double)(ns0 - first_ns) / 1e9 : 1, measured);
     json_object_array_add(arr, guest);
     json_object_array_add(arr, qemu);
     return arr;
@@ -650,9 +631,9 @@ static gpointer migration_poll_main(gpointer data)
         double t = (double)(vmctl_now_ns() - mp->t0) / 1e9;
 
         if (ram && g_strcmp0(json_object_get_string(json_object_object_get(q, "status")), "active") == 0) {
-            series_point(mp->transferred, t,
+            vmctl_report_series_add(mp->transferred, t,
                          (double)json_object_get_int64(json_object_object_get(ram, "transferred")) / (double)MiB);
-            series_point(mp->remaining, t,
+            vmctl_report_series_add(mp->remaining, t,
                          (double)json_object_get_int64(json_object_object_get(ram, "remaining")) / (double)MiB);
         }
         g_usleep(MIGRATION_POLL_US);
@@ -693,8 +674,8 @@ static void migration_check(Runner *r, const char *id, const char *title, json_o
     vmctl_json_add_str(margs, "to", "local");
     {
         struct migration_poll mp = { .sock = sock, .name = name, .t0 = vmctl_now_ns(),
-                                     .transferred = series_new("RAM transferred", "MiB"),
-                                     .remaining = series_new("RAM remaining", "MiB") };
+                                     .transferred = vmctl_report_series_new("RAM transferred", "MiB"),
+                                     .remaining = vmctl_report_series_new("RAM remaining", "MiB") };
         GThread *th = g_thread_new("migration-poll", migration_poll_main, &mp);
 
         ret = vmctl_client_call(sock, "migrate", margs, false, &err);
