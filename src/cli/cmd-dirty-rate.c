@@ -153,6 +153,65 @@ static void print_reference(const struct reference *ref, const VmctlDirtyRate *r
     printf("measured/true   %.3f\n", (double)vmctl_dirty_rate_mbps_to_pages(r->rate_mbps) / ref->expected);
 }
 
+/* A guest of vmctld's libvirt driver: virDomainStartDirtyRateCalc and
+ * the domain's dirty-rate stats, done by the daemon; the reference is the
+ * guest's configured rate (or --expect-rate), capped by what one window
+ * can see. */
+static int libvirt_dirty_rate(struct vmctl_ctx *ctx, const char *sock, json_object *info, const char *mode,
+                              unsigned window, uint64_t expect)
+{
+    g_autoptr(json_object) args = json_object_new_object();
+    g_autoptr(json_object) r = NULL;
+    g_autoptr(json_object) out = json_object_new_object();
+    g_autoptr(GError) err = NULL;
+    const char *name = json_object_get_string(json_object_object_get(info, "name"));
+    json_object *tiny = json_object_object_get(json_object_object_get(info, "spec"), "tiny");
+    uint64_t rate = tiny ? (uint64_t)json_object_get_int64(json_object_object_get(tiny, "rate")) : 0;
+    uint64_t ws = tiny ? (uint64_t)json_object_get_int64(json_object_object_get(tiny, "ws")) : 0;
+    double ref = expect ? (double)expect : (double)rate, expected = ref;
+    uint64_t pages;
+
+    vmctl_json_add_str(args, "name", name);
+    vmctl_json_add_u64(args, "seconds", window);
+    if (mode)
+        vmctl_json_add_str(args, "mode", mode);
+    if (!(r = vmctl_client_call(sock, "dirty-rate", args, true, &err)))
+        return vmctl_cli_fail(err);
+    pages = (uint64_t)json_object_get_int64(json_object_object_get(r, "pages_per_s"));
+    if (ws && window && (double)ws / window < expected)
+        expected = (double)ws / window;
+    vmctl_json_add_str(out, "guest", name);
+    vmctl_json_add_str(out, "driver", "libvirt");
+    vmctl_json_add_str(out, "accel", json_object_get_string(json_object_object_get(info, "accel")));
+    vmctl_json_add_str(out, "mode", json_object_get_string(json_object_object_get(r, "mode")));
+    vmctl_json_add_u64(out, "page_size", VMCTL_DIRTY_RATE_PAGE_SIZE);
+    if (ref > 0) {
+        json_object *j = json_object_new_object();
+
+        vmctl_json_add_double(j, "pages_per_s", ref);
+        vmctl_json_add_str(j, "source", expect ? "--expect-rate" : "guest spec rate");
+        vmctl_json_add_double(j, "expected_pages_per_s", expected);
+        vmctl_json_add_double(j, "ratio", (double)pages / expected);
+        json_object_object_add(r, "reference", j);
+    }
+    json_object_object_add(out, "result", json_object_get(r));
+    if (ctx->json) {
+        vmctl_json_print(out);
+        return VMCTL_EXIT_OK;
+    }
+    printf("guest %s: libvirt driver, %s, mode %s (%s), %u s window\n", name,
+           json_object_get_string(json_object_object_get(info, "accel")),
+           json_object_get_string(json_object_object_get(r, "mode")),
+           json_object_get_string(json_object_object_get(r, "why")), window);
+    printf("dirty rate      %" G_GINT64_FORMAT " MB/s = %" G_GUINT64_FORMAT " pages/s\n",
+           json_object_get_int64(json_object_object_get(r, "rate_mbps")), pages);
+    if (ref > 0) {
+        printf("guest rate      %.0f pages/s (%s)\n", ref, expect ? "--expect-rate" : "guest spec rate");
+        printf("measured/true   %.3f\n", (double)pages / expected);
+    }
+    return VMCTL_EXIT_OK;
+}
+
 int cmd_dirty_rate(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     g_autofree char *mode_str = NULL;
@@ -207,6 +266,11 @@ int cmd_dirty_rate(int argc, char **argv, struct vmctl_ctx *ctx)
     vmctl_json_add_str(args, "name", argv[1]);
     if (!(info = vmctl_client_call(sock, "info", args, true, &err)))
         return vmctl_cli_fail(err);
+    if (g_strcmp0(json_object_get_string(json_object_object_get(info, "driver")), "libvirt") == 0) {
+        if (watch)
+            return vmctl_cli_failf("--watch is not available for guest '%s' of vmctld's libvirt driver", argv[1]);
+        return libvirt_dirty_rate(ctx, sock, info, mode_str, window, (uint64_t)expect);
+    }
     if (!vmctl_dirty_rate_probe(sock, argv[1], info, &caps, &err))
         return vmctl_cli_fail(err);
     if (!vmctl_dirty_rate_choose(&caps, requested, &mode, &err))

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "daemon/guests.h"
+#include "daemon/libvirt_driver.h"
 #include "daemon/migration.h"
 #include "daemon/server.h"
 #include "daemon/state.h"
@@ -45,6 +46,18 @@ static const VmctldCommand commands[] = {
     { "stop", NULL, vmctld_guests_cmd_stop },
 };
 
+/* --driver libvirt: guests are libvirt domains (sorted by name) */
+static const VmctldCommand libvirt_commands[] = {
+    { "dirty-rate", NULL, vmctld_libvirt_cmd_dirty_rate },
+    { "info", NULL, vmctld_libvirt_cmd_info },
+    { "kill", NULL, vmctld_libvirt_cmd_kill },
+    { "launch", NULL, vmctld_libvirt_cmd_launch },
+    { "list", NULL, vmctld_libvirt_cmd_list },
+    { "migrate", NULL, vmctld_libvirt_cmd_migrate },
+    { "ping", cmd_ping, NULL },
+    { "stop", NULL, vmctld_libvirt_cmd_stop },
+};
+
 static gboolean on_signal(gpointer data)
 {
     Daemon *d = data;
@@ -60,8 +73,11 @@ int main(int argc, char **argv)
     g_autofree char *group = NULL;
     g_autofree char *config = NULL;
     g_autofree char *image_dir = NULL;
+    g_autofree char *driver = NULL;
+    g_autofree char *connect_uri = NULL;
     VmctldGuestsConfig gcfg;
-    VmctldGuests *guests;
+    VmctldGuests *guests = NULL;
+    VmctldLibvirt *lv = NULL;
     gint ready_fd = -1;
     const GOptionEntry entries[] = {
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "key file with socket, state-dir, group", "FILE" },
@@ -74,6 +90,11 @@ int main(int argc, char **argv)
         { "image-dir", 0, 0, G_OPTION_ARG_FILENAME, &image_dir,
           "directory with tiny.bin, vmlinuz and initramfs.cpio.zst (default: next to vmctld, else the data dir)",
           "DIR" },
+        { "driver", 0, 0, G_OPTION_ARG_STRING, &driver,
+          "qemu (default): vmctld runs QEMU itself; libvirt: guests are domains of the libvirtd at --connect",
+          "qemu|libvirt" },
+        { "connect", 0, 0, G_OPTION_ARG_STRING, &connect_uri, "libvirt URI for --driver libvirt (default qemu:///system)",
+          "URI" },
         { "ready-fd", 0, 0, G_OPTION_ARG_INT, &ready_fd, "write one byte to FD once the socket listens", "FD" },
         { NULL },
     };
@@ -86,6 +107,14 @@ int main(int argc, char **argv)
     g_option_context_add_main_entries(octx, entries, NULL);
     if (!g_option_context_parse(octx, &argc, &argv, &err)) {
         fprintf(stderr, "vmctld: %s\n", err->message);
+        return 2;
+    }
+    if (driver && strcmp(driver, "qemu") != 0 && strcmp(driver, "libvirt") != 0) {
+        fprintf(stderr, "vmctld: --driver '%s' is not one of qemu, libvirt\n", driver);
+        return 2;
+    }
+    if (connect_uri && g_strcmp0(driver, "libvirt") != 0) {
+        fprintf(stderr, "vmctld: --connect '%s' needs --driver libvirt\n", connect_uri);
         return 2;
     }
     if (config) {
@@ -112,24 +141,41 @@ int main(int argc, char **argv)
         fprintf(stderr, "vmctld: %s\n", err->message);
         return 1;
     }
-    gcfg = (VmctldGuestsConfig){ state_dir, vmctl_qemu_binary(), image_dir };
-    guests = vmctld_guests_new(&gcfg, &err);
-    if (!guests) {
-        fprintf(stderr, "vmctld: %s\n", err->message);
-        return 1;
+    if (g_strcmp0(driver, "libvirt") == 0) {
+        /* the guests' state lives in libvirt: nothing to reattach */
+        VmctldLibvirtConfig lcfg = { connect_uri ? connect_uri : "qemu:///system", state_dir, vmctl_qemu_binary(),
+                                     image_dir };
+
+        lv = vmctld_libvirt_new(&lcfg, &err);
+        if (!lv) {
+            fprintf(stderr, "vmctld: %s\n", err->message);
+            return 1;
+        }
+        srv = vmctld_server_new(socket_path, group, libvirt_commands, G_N_ELEMENTS(libvirt_commands), lv, &err);
+    } else {
+        gcfg = (VmctldGuestsConfig){ state_dir, vmctl_qemu_binary(), image_dir };
+        guests = vmctld_guests_new(&gcfg, &err);
+        if (!guests) {
+            fprintf(stderr, "vmctld: %s\n", err->message);
+            return 1;
+        }
+        srv = vmctld_server_new(socket_path, group, commands, G_N_ELEMENTS(commands), guests, &err);
     }
-    srv = vmctld_server_new(socket_path, group, commands, G_N_ELEMENTS(commands), guests, &err);
     if (!srv) {
         fprintf(stderr, "vmctld: %s\n", err->message);
-        vmctld_guests_free(guests);
+        if (guests)
+            vmctld_guests_free(guests);
+        vmctld_libvirt_free(lv);
         return 1;
     }
     d.loop = g_main_loop_new(NULL, FALSE);
-    vmctld_guests_reattach(guests);
+    if (guests)
+        vmctld_guests_reattach(guests);
     g_unix_signal_add(SIGTERM, on_signal, &d);
     g_unix_signal_add(SIGINT, on_signal, &d);
     signal(SIGPIPE, SIG_IGN);
-    g_message("vmctld %s listening on %s, state in %s", PACKAGE_VERSION, socket_path, state_dir);
+    g_message("vmctld %s listening on %s, state in %s%s%s", PACKAGE_VERSION, socket_path, state_dir,
+              lv ? ", libvirt driver at " : "", lv ? (connect_uri ? connect_uri : "qemu:///system") : "");
     if (ready_fd >= 0) {
         if (write(ready_fd, "1", 1) != 1)
             g_warning("cannot signal readiness on fd %d: %s", ready_fd, g_strerror(errno));
@@ -139,6 +185,8 @@ int main(int argc, char **argv)
     g_message("vmctld stopping; guests keep running");
     g_main_loop_unref(d.loop);
     g_clear_pointer(&srv, vmctld_server_free);
-    vmctld_guests_free(guests);
+    if (guests)
+        vmctld_guests_free(guests);
+    vmctld_libvirt_free(lv);
     return 0;
 }

@@ -6,8 +6,10 @@
 # (if any) is never touched, and two instances act as two hosts. No systemd:
 # the daemon is started by hand and stopped by SIGTERM to its PID.
 #
-#   libvirtd_start NAME TCP_PORT   -> sets LV_URI_<NAME> (unix) and
-#                                     LV_TCP_<NAME> (qemu+tcp URI)
+#   libvirtd_start NAME TCP_PORT   -> sets LV_URI_<NAME> (unix),
+#                                     LV_TCP_<NAME> (qemu+tcp URI) and
+#                                     LV_PID_<NAME>; host name vmctl-lv-NAME
+#   free_port                      -> a TCP port nobody listens on
 
 # The QEMU capability probe takes seconds on a first start: keep the cache
 # across runs in the build tree.
@@ -41,12 +43,15 @@ cgroup_controllers = [ ]
 namespaces = [ ]
 stdio_handler = "file"
 EOC
-    unshare --mount --propagation private sh -c "
+    # --uts: a hostname of its own (libvirt refuses a migration to a host
+    # of the same name); the pid file lives in the private /run/libvirt.
+    unshare --mount --uts --propagation private sh -c "
+        hostname 'vmctl-lv-$name' &&
         mkdir -p /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt &&
         mount --bind '$d/etc' /etc/libvirt && mount --bind '$d/run' /run/libvirt &&
         mount --bind '$d/lib' /var/lib/libvirt && mount --bind '$d/log' /var/log/libvirt &&
         mount --bind '$LIBVIRT_CACHE_ROOT/$name' /var/cache/libvirt &&
-        exec libvirtd --listen" >"$d/stdout" 2>&1 &
+        exec libvirtd --listen --pid-file /run/libvirt/libvirtd.pid" >"$d/stdout" 2>&1 &
     pid=$!
     on_exit "libvirtd_stop $pid"
     eval "LV_PID_$name=$pid"
@@ -76,6 +81,19 @@ libvirtd_stop() {
         i=$((i + 1))
     done
     kill -9 "$pid" 2>/dev/null || true
+}
+
+free_port() {
+    local p
+    for p in $(shuf -i 20000-40000 -n 50); do
+        # not listening on any address (state 0A in /proc/net/tcp*)
+        if ! awk -v h=":$(printf '%04X' "$p")" '$4 == "0A" && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
+            /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
 }
 
 have_libvirtd() { command -v libvirtd >/dev/null 2>&1 && command -v virsh >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1; }
