@@ -299,6 +299,21 @@ static void add_memory_devices(GString *out, const VmctlGuestSpec *spec)
     }
 }
 
+/* A console socket that takes input, its output also logged to LOG. */
+static void add_serial_socket(GString *out, const char *socket, const char *log)
+{
+    line(out, 4, "<serial type='unix'>");
+    line(out, 6, "<source mode='bind' path='%s'/>", socket);
+    if (log)
+        line(out, 6, "<log file='%s' append='on'/>", log);
+    line(out, 6, "<target port='0'/>");
+    line(out, 4, "</serial>");
+    line(out, 4, "<console type='unix'>");
+    line(out, 6, "<source mode='bind' path='%s'/>", socket);
+    line(out, 6, "<target type='serial' port='0'/>");
+    line(out, 4, "</console>");
+}
+
 static void add_serial(GString *out, const char *path)
 {
     /* append='on': the file keeps what the guest printed across a restart
@@ -338,6 +353,10 @@ char *vmctl_libvirt_xml(const VmctlGuestSpec *spec, const VmctlLibvirtXmlOpts *o
         fail(error, "serial path '%s' of guest '%s' must be an absolute path", opts->serial_path, spec->name);
         return NULL;
     }
+    if (opts->serial_socket && !g_path_is_absolute(opts->serial_socket)) {
+        fail(error, "serial socket '%s' of guest '%s' must be an absolute path", opts->serial_socket, spec->name);
+        return NULL;
+    }
 
     line(out, 0, "<domain type='%s'>", type);
     line(out, 2, "<name>%s</name>", spec->name);
@@ -357,7 +376,9 @@ char *vmctl_libvirt_xml(const VmctlGuestSpec *spec, const VmctlLibvirtXmlOpts *o
     if (opts->emulator)
         line(out, 4, "<emulator>%s</emulator>", opts->emulator);
     add_memory_devices(out, spec);
-    if (opts->serial_path)
+    if (opts->serial_socket)
+        add_serial_socket(out, opts->serial_socket, opts->serial_path);
+    else if (opts->serial_path)
         add_serial(out, opts->serial_path);
     line(out, 4, "<controller type='usb' model='none'/>");
     line(out, 4, "<memballoon model='none'/>");

@@ -36,6 +36,8 @@ typedef struct {
     const char *image_dir;   /* directory with tiny.bin, vmlinuz, initramfs.cpio.zst */
     const char *serial_path; /* file that receives the guest console (<serial type='file'>), NULL: none */
     const char *domain_type; /* "kvm" or "qemu"; NULL: from spec->accel (auto: tiny -> kvm, linux -> qemu) */
+    const char *serial_socket; /* a Unix socket QEMU listens on for the console (input too: the guests
+                                  take VERIFY, STAT ...), logged to serial_path when given; NULL: none */
 } VmctlLibvirtXmlOpts;
 
 /* The libvirt domain XML for SPEC (a pure function: no host access), or NULL

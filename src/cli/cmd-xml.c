@@ -42,12 +42,12 @@ static json_object *read_spec_file(const char *file, GError **error)
     return j;
 }
 
-static int print_xml(struct vmctl_ctx *ctx, json_object *j, const char *serial, const char *type,
-                     const char *image_dir)
+static int print_xml(struct vmctl_ctx *ctx, json_object *j, const char *serial, const char *serial_socket,
+                     const char *type, const char *image_dir)
 {
     g_autoptr(VmctlGuestSpec) spec = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *xml = NULL, *dir = NULL, *serial_abs = NULL;
+    g_autofree char *xml = NULL, *dir = NULL, *serial_abs = NULL, *socket_abs = NULL;
     VmctlLibvirtXmlOpts opts;
 
     spec = vmctl_guest_spec_from_json(j, &err);
@@ -56,7 +56,8 @@ static int print_xml(struct vmctl_ctx *ctx, json_object *j, const char *serial, 
     /* relative paths are meant from here; libvirtd runs elsewhere */
     dir = image_dir ? g_canonicalize_filename(image_dir, NULL) : g_strdup(VMCTL_DATADIR);
     serial_abs = serial ? g_canonicalize_filename(serial, NULL) : NULL;
-    opts = (VmctlLibvirtXmlOpts){ vmctl_qemu_binary(), dir, serial_abs, type };
+    socket_abs = serial_socket ? g_canonicalize_filename(serial_socket, NULL) : NULL;
+    opts = (VmctlLibvirtXmlOpts){ vmctl_qemu_binary(), dir, serial_abs, type, socket_abs };
     xml = vmctl_libvirt_xml(spec, &opts, &err);
     if (!xml)
         return vmctl_cli_fail(err);
@@ -92,12 +93,14 @@ static json_object *daemon_spec(struct vmctl_ctx *ctx, const char *name, GError 
 
 int cmd_xml(int argc, char **argv, struct vmctl_ctx *ctx)
 {
-    g_autofree char *spec_file = NULL, *serial = NULL, *type = NULL, *image_dir = NULL;
+    g_autofree char *spec_file = NULL, *serial = NULL, *serial_socket = NULL, *type = NULL, *image_dir = NULL;
     VmctlSpecOptions so = { 0 };
     const GOptionEntry own[] = {
         { "spec", 0, 0, G_OPTION_ARG_FILENAME, &spec_file,
           "guest spec JSON (as `vmctl info --json` shows it; -: stdin)", "FILE" },
         { "serial", 0, 0, G_OPTION_ARG_FILENAME, &serial, "file that receives the guest console", "PATH" },
+        { "serial-socket", 0, 0, G_OPTION_ARG_FILENAME, &serial_socket,
+          "Unix socket for the guest console, input too (logged to --serial when given)", "PATH" },
         { "type", 0, 0, G_OPTION_ARG_STRING, &type, "domain type: kvm or qemu (default: from the spec's accel)",
           "TYPE" },
         { "image-dir", 0, 0, G_OPTION_ARG_FILENAME, &image_dir,
@@ -128,7 +131,7 @@ int cmd_xml(int argc, char **argv, struct vmctl_ctx *ctx)
             json = vmctl_spec_options_build(&so, argv[1], &err);
         else
             json = daemon_spec(ctx, argv[1], &err);
-        rc = json ? print_xml(ctx, json, serial, type, image_dir) : vmctl_cli_fail(err);
+        rc = json ? print_xml(ctx, json, serial, serial_socket, type, image_dir) : vmctl_cli_fail(err);
     }
     vmctl_spec_options_clear(&so);
     return rc;

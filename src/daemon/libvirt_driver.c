@@ -302,34 +302,17 @@ static char *image_dir(const char *run_dir, const char *explicit_dir)
 
 /* --- launch, list, info, stop, kill ---------------------------------------- */
 
-/* The domain XML of a spec: libvirt_xml.h's, with the console as a Unix
- * socket (VERIFY needs input) logged to a file. */
+/* The domain XML of a spec, the console a Unix socket (VERIFY needs
+ * input) logged to a file. */
 static char *launch_xml(VmctldLibvirt *lv, const VmctlGuestSpec *spec, const char *serial, const char *log,
                         GError **error)
 {
-    VmctlLibvirtXmlOpts o = { .emulator = lv->qemu, .image_dir = lv->image_dir };
-    g_autofree char *xml = NULL;
-    g_autofree char *dev = NULL;
-    g_autoptr(GString) s = NULL;
+    VmctlLibvirtXmlOpts o = { .emulator = lv->qemu, .image_dir = lv->image_dir, .serial_path = log,
+                              .serial_socket = serial };
 
     if (spec->accel == VMCTL_ACCEL_AUTO)
         o.domain_type = spec->kind == VMCTL_GUEST_TINY && access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "qemu";
-    xml = vmctl_libvirt_xml(spec, &o, error);
-    if (!xml)
-        return NULL;
-    dev = g_markup_printf_escaped("    <serial type='unix'>\n"
-                                  "      <source mode='bind' path='%s'/>\n"
-                                  "      <log file='%s' append='on'/>\n"
-                                  "      <target port='0'/>\n"
-                                  "    </serial>\n"
-                                  "  </devices>",
-                                  serial, log);
-    s = g_string_new(xml);
-    if (!g_string_replace(s, "  </devices>", dev, 1)) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "domain XML of guest '%s' has no </devices>", spec->name);
-        return NULL;
-    }
-    return g_string_free(g_steal_pointer(&s), FALSE);
+    return vmctl_libvirt_xml(spec, &o, error);
 }
 
 static json_object *do_launch(Job *j, virConnectPtr conn, GError **error)

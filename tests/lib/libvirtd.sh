@@ -13,7 +13,9 @@
 
 # The QEMU capability probe takes seconds on a first start: keep the cache
 # across runs in the build tree.
-: "${LIBVIRT_CACHE_ROOT:=$top_builddir/tests/libvirt-cache}"
+# One cache per test and instance: tests running side by side (make -j)
+# never share one.
+: "${LIBVIRT_CACHE_ROOT:=$top_builddir/tests/libvirt-cache/$(basename "$0" .sh)}"
 
 libvirtd_start() {
     local name port d pid i

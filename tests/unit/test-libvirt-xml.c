@@ -6,7 +6,7 @@
  * their bodies and keeps their leading comment).
  *
  * A case file: {"spec": GUEST SPEC, "type": "kvm"|"qemu" (optional),
- * "serial": PATH (optional)}. */
+ * "serial": PATH (optional), "serial-socket": PATH (optional)}. */
 #include "config.h"
 
 #include "libvirt_xml.h"
@@ -29,6 +29,7 @@ static char *xml_of(json_object *c, GError **error)
         .image_dir = IMAGE_DIR,
         .serial_path = json_object_get_string(json_object_object_get(c, "serial")),
         .domain_type = json_object_get_string(json_object_object_get(c, "type")),
+        .serial_socket = json_object_get_string(json_object_object_get(c, "serial-socket")),
     };
 
     if (!spec)
@@ -109,6 +110,10 @@ static void test_opts_paths(void)
     opts = (VmctlLibvirtXmlOpts){ EMULATOR, IMAGE_DIR, "g.serial", NULL };
     g_assert_null(vmctl_libvirt_xml(spec, &opts, &err));
     g_assert_cmpstr(err->message, ==, "serial path 'g.serial' of guest 'g' must be an absolute path");
+    g_clear_error(&err);
+    opts = (VmctlLibvirtXmlOpts){ EMULATOR, IMAGE_DIR, NULL, NULL, "g.sock" };
+    g_assert_null(vmctl_libvirt_xml(spec, &opts, &err));
+    g_assert_cmpstr(err->message, ==, "serial socket 'g.sock' of guest 'g' must be an absolute path");
 }
 
 /* Strings from the spec reach the XML escaped: a path with markup in it
