@@ -183,8 +183,11 @@ static json_object *read_reply(int fd, const char *command, const EventSink *sin
             return NULL;
         }
         n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && errno == EINTR) {
+            if (sink && sink->cb)
+                sink->cb(NULL, NULL, sink->user);
             continue;
+        }
         if (n <= 0) {
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "vmctld closed the connection during '%s'", command);
             return NULL;
@@ -201,9 +204,13 @@ static json_object *read_reply(int fd, const char *command, const EventSink *sin
                 return NULL;
             }
             if (json_object_object_get_ex(o, "event", &ev)) {
-                /* progress of a long call, before its reply */
-                if (sink && sink->cb)
+                /* progress of a long call, before its reply; a signal that
+                 * came while it was handled interrupted no wait, so the
+                 * caller is asked about signals after it too */
+                if (sink && sink->cb) {
                     sink->cb(json_object_get_string(ev), json_object_object_get(o, "data"), sink->user);
+                    sink->cb(NULL, NULL, sink->user);
+                }
                 json_object_put(o);
                 continue;
             }

@@ -18,8 +18,9 @@ json_object *vmctl_client_call(const char *socket_path, const char *command, jso
                                GError **error);
 
 /* A streamed event of a long call: {"event": name, "data": data}, borrowed.
- * Also called with name NULL when a signal interrupted the wait, so that
- * the caller can act on it (send a cancel) while the call goes on. */
+ * Also called with name NULL when a signal interrupted the wait and after
+ * every event (a signal may have come while it was handled), so that the
+ * caller can act on a signal (send a cancel) while the call goes on. */
 typedef void (*VmctlClientEventFunc)(const char *name, json_object *data, void *user_data);
 
 /* Like vmctl_client_call(), for a call that streams events before its

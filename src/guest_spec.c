@@ -429,6 +429,9 @@ bool vmctl_guest_spec_validate(const VmctlGuestSpec *spec, unsigned max_vcpus, G
 
     if (!valid_name(spec->name))
         return fail(error, "guest name '%s' must match [A-Za-z0-9._-]{1,64}", spec->name ? spec->name : "");
+    /* names become file names: not ".", "..", nor a hidden file */
+    if (spec->name[0] == '.')
+        return fail(error, "guest name '%s' must not start with '.'", spec->name);
     if (spec->memory < VMCTL_GUEST_MEMORY_MIN)
         return fail(error, "memory size '%s' must be at least 16M", mem);
     if (spec->memory % VMCTL_GUEST_MEMORY_ALIGN != 0)

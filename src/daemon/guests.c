@@ -12,6 +12,7 @@
 
 #include "daemon/guests.h"
 
+#include "daemon/paths.h"
 #include "daemon/state.h"
 #include "guest_spec.h"
 #include "pmem_backend.h"
@@ -27,12 +28,24 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define QMP_CONNECT_TIMEOUT_MS 10000
 #define QMP_COMMAND_TIMEOUT_MS 30000
+/* a client's `qmp` request: below the client's 30 s wait for a reply, so
+ * that a QEMU that stopped answering is reported as such by vmctld */
+#define QMP_REQUEST_TIMEOUT_MS 15000
 #define STOP_GRACE_MS 10000 /* after QMP quit, before SIGKILL */
+/* QEMU's -daemonize parent exits once the guest is set up; one that has not
+ * by then is stuck (QEMU 7.2 loops on some backing paths): below the
+ * client's 30 s wait for the reply */
+#define LAUNCHER_TIMEOUT_MS 20000
 #define LOG_TAIL_BYTES 2000
+/* in the run dir of a source that ran when its migration began (written by
+ * migration.c): if vmctld restarts and finds it paused, it resumes it */
+#define VMCTLD_RESUME_MARKER "resume-after-migration"
+
 #define TCG_MAX_VCPUS 8
 
 typedef struct Guest Guest;
@@ -42,6 +55,7 @@ struct VmctldGuests {
     char *run_root;
     char *qemu;
     char *image_dir;
+    GStrv allowed;      /* host paths a request may name (paths.h) */
     GHashTable *guests; /* name -> Guest* */
 };
 
@@ -61,6 +75,9 @@ struct Guest {
     int pidfd;
     guint pidfd_src;
     guint stop_timer;
+    GPid launcher;       /* QEMU's -daemonize parent, while it runs */
+    guint launcher_watch;
+    guint launcher_timer;
     VmctlQmp *qmp;
     VmctldCall *launch_call;
     VmctldHandedFunc handed_cb; /* a hand-over waiting for the new QMP connection */
@@ -78,6 +95,30 @@ static int pidfd_open_pid(pid_t pid)
 static int pidfd_signal(int pidfd, int sig)
 {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* Without pidfd_open (ENOSYS: kernels before 5.3, or valgrind) a guest's
+ * pid is polled instead; `pidfd` then holds PID_POLLED. */
+#define PID_POLLED (-2)
+#define PID_POLL_MS 500
+
+static bool pid_is_guest(pid_t pid, const char *name);
+
+/* QEMU is watched: alive as far as we know */
+static bool watched(const Guest *g)
+{
+    return g->pidfd != -1;
+}
+
+static int guest_signal(Guest *g, int sig)
+{
+    if (g->pidfd >= 0)
+        return pidfd_signal(g->pidfd, sig);
+    if (!pid_is_guest(g->pid, g->name)) {
+        errno = ESRCH;
+        return -1;
+    }
+    return kill(g->pid, sig);
 }
 
 static char *log_tail(const Guest *g)
@@ -172,6 +213,14 @@ static void guest_free(Guest *g)
         g_source_remove(g->pidfd_src);
     if (g->stop_timer)
         g_source_remove(g->stop_timer);
+    if (g->launcher_timer)
+        g_source_remove(g->launcher_timer);
+    if (g->launcher_watch) { /* reaped here, not by the watch */
+        g_source_remove(g->launcher_watch);
+        kill(g->launcher, SIGKILL);
+        waitpid(g->launcher, NULL, 0);
+        g_spawn_close_pid(g->launcher);
+    }
     if (g->pidfd >= 0)
         close(g->pidfd);
     if (g->qmp) {
@@ -239,8 +288,8 @@ static void launch_fail(Guest *g, GError *error)
 {
     VmctldCall *call = g_steal_pointer(&g->launch_call);
 
-    if (g->pidfd >= 0)
-        pidfd_signal(g->pidfd, SIGKILL);
+    if (watched(g))
+        guest_signal(g, SIGKILL);
     else if (g->pid > 0)
         kill(g->pid, SIGKILL);
     guest_forget(g, NULL);
@@ -254,7 +303,8 @@ static gboolean on_guest_exit(gint fd, GIOCondition cond, gpointer data)
     Guest *g = data;
 
     g->pidfd_src = 0;
-    close(g->pidfd);
+    if (g->pidfd >= 0)
+        close(g->pidfd);
     g->pidfd = -1;
     if (g->qmp) {
         vmctl_qmp_close(g->qmp);
@@ -281,9 +331,24 @@ static gboolean on_guest_exit(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* A zombie has an empty command line, and a reused pid another one. */
+static gboolean on_pid_poll(gpointer data)
+{
+    Guest *g = data;
+
+    if (pid_is_guest(g->pid, g->name))
+        return G_SOURCE_CONTINUE;
+    return on_guest_exit(-1, G_IO_IN, g);
+}
+
 static bool guest_watch_pid(Guest *g, GError **error)
 {
     g->pidfd = pidfd_open_pid(g->pid);
+    if (g->pidfd < 0 && errno == ENOSYS && pid_is_guest(g->pid, g->name)) {
+        g->pidfd = PID_POLLED;
+        g->pidfd_src = g_timeout_add(PID_POLL_MS, on_pid_poll, g);
+        return true;
+    }
     if (g->pidfd < 0) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot watch QEMU pid %d of guest '%s': %s", (int)g->pid,
                     g->name, g_strerror(errno));
@@ -326,6 +391,23 @@ static void guest_handed(Guest *g, const GError *error)
         cb(g->handed_user, error);
 }
 
+/* Reattached to the source of a migration that this daemon did not see to
+ * its end (it was killed): the destination was removed at the restart
+ * (remove_stale_destinations), so a source that ran before the migration
+ * runs again, whatever state the migration's end left it in. */
+static void resume_after_migration(Guest *g, bool running)
+{
+    g_autofree char *marker = vmctl_qemu_run_file(g->run_dir, VMCTLD_RESUME_MARKER);
+
+    if (!g_file_test(marker, G_FILE_TEST_EXISTS))
+        return;
+    if (!running) {
+        g_message("guest '%s': resuming the source of an unfinished migration", g->name);
+        vmctl_qmp_command(g->qmp, "cont", NULL, QMP_COMMAND_TIMEOUT_MS, NULL, NULL);
+    }
+    g_unlink(marker);
+}
+
 static void on_status(VmctlQmp *qmp, json_object *ret, const GError *error, gpointer user)
 {
     Guest *g = user;
@@ -333,12 +415,16 @@ static void on_status(VmctlQmp *qmp, json_object *ret, const GError *error, gpoi
     VmctldCall *call = g_steal_pointer(&g->launch_call);
 
     if (error) {
-        if (call)
+        if (call) { /* frees g */
             launch_fail(g, g_error_copy(error));
+            return;
+        }
         guest_handed(g, error);
         return;
     }
     guest_set_state(g, running && json_object_get_boolean(running) ? "running" : "paused");
+    if (!call)
+        resume_after_migration(g, running && json_object_get_boolean(running));
     if (call)
         vmctld_call_return(call, guest_to_json(g, true));
     guest_handed(g, NULL);
@@ -349,8 +435,18 @@ static void on_qmp_connected(VmctlQmp *qmp, const GError *error, gpointer user)
     Guest *g = user;
 
     if (error) {
-        if (g->launch_call) {
+        if (g->launch_call) { /* frees g */
             launch_fail(g, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "guest '%s': %s", g->name, error->message));
+            return;
+        } else if (g_strcmp0(g->state, "launching") == 0 && !g->handed_cb) {
+            /* reattached to a launch that vmctld did not see through: it
+             * never came up, so it goes as a failed launch would */
+            g_warning("guest '%s': launch interrupted by a vmctld restart, QMP unreachable (%s): killing QEMU pid %d",
+                      g->name, error->message, (int)g->pid);
+            if (watched(g))
+                guest_signal(g, SIGKILL);
+            guest_forget(g, NULL);
+            return;
         } else {
             g_warning("guest '%s': cannot reattach over QMP: %s", g->name, error->message);
             g_free(g->error);
@@ -389,9 +485,19 @@ static void on_launcher_exit(GPid pid, gint status, gpointer data)
     Guest *g = data;
     g_autoptr(GError) err = NULL;
 
+    g->launcher_watch = 0;
+    if (g->launcher_timer) {
+        g_source_remove(g->launcher_timer);
+        g->launcher_timer = 0;
+    }
     g_spawn_close_pid(pid);
     if (!g_spawn_check_wait_status(status, NULL)) {
         g_autofree char *last = log_last_line(g);
+        pid_t qemu = 0;
+
+        /* a QEMU that got as far as its pidfile goes with the failed launch */
+        if (read_pidfile(g, &qemu, NULL) && pid_is_guest(qemu, g->name))
+            kill(qemu, SIGKILL);
         launch_fail(g, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "QEMU failed to start guest '%s': %s", g->name,
                                    *last ? last : "no message"));
         return;
@@ -402,6 +508,20 @@ static void on_launcher_exit(GPid pid, gint status, gpointer data)
     }
     guest_save(g);
     guest_connect_qmp(g);
+}
+
+static gboolean on_launcher_timeout(gpointer data)
+{
+    Guest *g = data;
+    pid_t pid = 0;
+
+    g->launcher_timer = 0;
+    /* the daemonized QEMU, if it got as far as its pidfile */
+    if (read_pidfile(g, &pid, NULL) && pid_is_guest(pid, g->name))
+        kill(pid, SIGKILL);
+    launch_fail(g, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "QEMU of guest '%s' did not finish starting within %d s",
+                               g->name, LAUNCHER_TIMEOUT_MS / 1000));
+    return G_SOURCE_REMOVE;
 }
 
 static unsigned kvm_max_vcpus(void)
@@ -522,6 +642,8 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
     if (!vmctl_accel_choose(spec, &host, &accel, &why, &err) ||
         !vmctl_guest_spec_validate(spec, accel == VMCTL_ACCEL_KVM ? kvm_max_vcpus() : TCG_MAX_VCPUS, &err))
         goto fail;
+    if (!vmctld_spec_paths_check((const char *const *)o->allowed, spec, &err))
+        goto fail;
     if (spec->dirty_ring && accel != VMCTL_ACCEL_KVM) {
         g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_INVALID, "dirty-ring of guest '%s' needs KVM, and it runs under TCG",
                     spec->name);
@@ -557,7 +679,17 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
     }
     g->launch_call = call;
     g_hash_table_insert(o->guests, g->name, g);
-    guest_set_state(g, "launching"); /* the state file exists before QEMU does */
+    /* the state file exists before QEMU does: without it, no QEMU */
+    g->state = g_strdup("launching");
+    {
+        g_autoptr(json_object) st = guest_to_json(g, true);
+        if (!vmctld_state_save(o->state_dir, g->name, st, &err)) {
+            launch_fail(g, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot record guest '%s' in state dir '%s': %s",
+                                       g->name, o->state_dir, err->message));
+            return;
+        }
+    }
+    g_message("guest '%s': - -> launching", g->name);
 
     log_path = vmctl_qemu_run_file(g->run_dir, "qemu.log");
     logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -573,7 +705,9 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
         return;
     }
     close(logfd);
-    g_child_watch_add(launcher, on_launcher_exit, g);
+    g->launcher = launcher;
+    g->launcher_watch = g_child_watch_add(launcher, on_launcher_exit, g);
+    g->launcher_timer = g_timeout_add(LAUNCHER_TIMEOUT_MS, on_launcher_timeout, g);
     return;
 
 fail:
@@ -631,8 +765,8 @@ static gboolean on_stop_timeout(gpointer data)
 
     g->stop_timer = 0;
     g_warning("guest '%s' did not quit within %d ms: SIGKILL", g->name, STOP_GRACE_MS);
-    if (g->pidfd >= 0)
-        pidfd_signal(g->pidfd, SIGKILL);
+    if (watched(g))
+        guest_signal(g, SIGKILL);
     return G_SOURCE_REMOVE;
 }
 
@@ -650,7 +784,7 @@ static void end_guest(VmctldGuests *o, json_object *args, VmctldCall *call, bool
         vmctld_call_error(call, err);
         return;
     }
-    if (g->pidfd < 0) { /* dead: only the record is left */
+    if (!watched(g)) { /* dead: only the record is left */
         g_ptr_array_add(g->waiters, call);
         guest_forget(g, NULL);
         return;
@@ -661,7 +795,7 @@ static void end_guest(VmctldGuests *o, json_object *args, VmctldCall *call, bool
         vmctl_qmp_command(g->qmp, "quit", NULL, QMP_COMMAND_TIMEOUT_MS, NULL, NULL);
         if (!g->stop_timer)
             g->stop_timer = g_timeout_add(STOP_GRACE_MS, on_stop_timeout, g);
-    } else if (pidfd_signal(g->pidfd, force ? SIGKILL : SIGTERM) < 0 && errno != ESRCH) {
+    } else if (guest_signal(g, force ? SIGKILL : SIGTERM) < 0 && errno != ESRCH) {
         g_warning("guest '%s': cannot signal QEMU: %s", g->name, g_strerror(errno));
     }
 }
@@ -706,7 +840,7 @@ void vmctld_guests_cmd_qmp(VmctldServer *srv, json_object *args, VmctldCall *cal
         goto fail;
     }
     vmctl_qmp_command(g->qmp, json_object_get_string(execute), qargs ? json_object_get(qargs) : NULL,
-                      QMP_COMMAND_TIMEOUT_MS, on_qmp_reply, call);
+                      QMP_REQUEST_TIMEOUT_MS, on_qmp_reply, call);
     return;
 fail:
     vmctld_call_error(call, err);
@@ -912,9 +1046,10 @@ bool vmctld_guests_hand_over(VmctldGuests *o, const char *name, json_object *spe
     if (g->pidfd_src)
         g_source_remove(g->pidfd_src);
     g->pidfd_src = 0;
-    if (g->pidfd >= 0) {
-        pidfd_signal(g->pidfd, SIGTERM);
-        close(g->pidfd);
+    if (watched(g)) {
+        guest_signal(g, SIGTERM);
+        if (g->pidfd >= 0)
+            close(g->pidfd);
         g->pidfd = -1;
     }
     if (g->qmp) {
@@ -949,6 +1084,7 @@ VmctldGuests *vmctld_guests_new(const VmctldGuestsConfig *cfg, GError **error)
     o->run_root = g_build_filename(cfg->state_dir, "run", NULL);
     o->qemu = g_strdup(cfg->qemu);
     o->image_dir = g_strdup(cfg->image_dir);
+    o->allowed = vmctld_paths_allowed_new(cfg->allowed_paths);
     o->guests = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)guest_free);
     if (g_mkdir_with_parents(o->run_root, 0700) < 0) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot create '%s': %s", o->run_root, g_strerror(errno));
@@ -968,5 +1104,6 @@ void vmctld_guests_free(VmctldGuests *o)
     g_free(o->run_root);
     g_free(o->qemu);
     g_free(o->image_dir);
+    g_strfreev(o->allowed);
     g_free(o);
 }

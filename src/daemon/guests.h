@@ -17,6 +17,7 @@ typedef struct {
     const char *state_dir;
     const char *qemu;      /* QEMU binary */
     const char *image_dir; /* where tiny.bin, vmlinuz, initramfs live; NULL: found */
+    const char *allowed_paths; /* "A;B;C" (paths.h); NULL: the default */
 } VmctldGuestsConfig;
 
 VmctldGuests *vmctld_guests_new(const VmctldGuestsConfig *cfg, GError **error);

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "daemon/libvirt_driver.h"
+#include "daemon/paths.h"
 
 #include "guest_spec.h"
 #include "libvirt_migrate.h"
@@ -41,6 +42,7 @@ struct VmctldLibvirt {
     char *run_dir;   /* STATE_DIR/libvirt: serial sockets, console logs */
     char *image_dir; /* tiny.bin, vmlinuz, initramfs.cpio.zst */
     char *qemu;
+    GStrv allowed;         /* host paths a request may name (paths.h) */
     GHashTable *migrating; /* names; main loop only */
 };
 
@@ -327,7 +329,7 @@ static json_object *do_launch(Job *j, virConnectPtr conn, GError **error)
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "argument 'spec' is required");
         return NULL;
     }
-    if (!spec)
+    if (!spec || !vmctld_spec_paths_check((const char *const *)j->lv->allowed, spec, error))
         return NULL;
     /* QEMU's anonymous RAM cannot be reached from outside it once it has
      * exited; memfd can (map_files), and it serves postcopy */
@@ -1100,6 +1102,7 @@ VmctldLibvirt *vmctld_libvirt_new(const VmctldLibvirtConfig *cfg, GError **error
         return NULL;
     }
     lv->image_dir = image_dir(lv->run_dir, cfg->image_dir);
+    lv->allowed = vmctld_paths_allowed_new(cfg->allowed_paths);
     return lv;
 }
 
@@ -1111,6 +1114,7 @@ void vmctld_libvirt_free(VmctldLibvirt *lv)
     g_free(lv->uri);
     g_free(lv->run_dir);
     g_free(lv->image_dir);
+    g_strfreev(lv->allowed);
     g_free(lv->qemu);
     g_free(lv);
 }

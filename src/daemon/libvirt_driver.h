@@ -21,6 +21,7 @@ typedef struct {
     const char *state_dir; /* serial sockets and console logs go under STATE_DIR/libvirt */
     const char *qemu;      /* QEMU binary (the domain's <emulator>) */
     const char *image_dir; /* where tiny.bin, vmlinuz, initramfs live; NULL: found */
+    const char *allowed_paths; /* "A;B;C" (paths.h); NULL: the default */
 } VmctldLibvirtConfig;
 
 /* Connects once to check the URI. */

@@ -23,6 +23,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@
 #define RECOVER_POLLS 120         /* query-migrate polls for the source to leave an active migration */
 #define VERIFY_TIMEOUT_S 120      /* the guest's VERIFY answer */
 #define LINK_PROBE_BYTES (64 * MiB)
+#define VMCTLD_RESUME_MARKER "resume-after-migration" /* also in guests.c */
 #define DUMP_MAX (2 * GiB)        /* guest-physical == RAM offset below the PCI hole up to here */
 
 typedef struct Migration Migration;
@@ -110,6 +112,7 @@ struct Migration {
     GSocketConnection *serial;
     GDataInputStream *serial_in;
     GCancellable *cancel;
+    char *src_marker; /* the source's run dir file that says "resume me" */
 };
 
 static GHashTable *active; /* name -> Migration* */
@@ -129,6 +132,7 @@ static void step_free(Step *s)
 
 static void migration_free(Migration *m)
 {
+    g_free(m->src_marker);
     if (m->fail_grace)
         g_source_remove(m->fail_grace);
     g_clear_error(&m->pending_failure);
@@ -372,6 +376,27 @@ static json_object *caps_args(Migration *m, bool dst)
     return a;
 }
 
+/* A source that ran is paused by the migration's end. Should vmctld die
+ * before the hand-over, the destination is removed at its restart and the
+ * source must run again: a file in the source's run dir says so
+ * (VMCTLD_RESUME_MARKER, read by vmctld_guests_reattach's QMP status
+ * check); it goes when this daemon sees the migration end. */
+static void mark_source(Migration *m)
+{
+    g_autoptr(json_object) info = NULL;
+    const char *dir;
+
+    if (!m->src_was_running || m->src_marker)
+        return;
+    info = vmctld_guests_info(m->guests, m->name, NULL);
+    dir = info ? json_object_get_string(json_object_object_get(info, "run_dir")) : NULL;
+    if (!dir)
+        return;
+    m->src_marker = g_build_filename(dir, VMCTLD_RESUME_MARKER, NULL);
+    if (!g_file_set_contents(m->src_marker, "running\n", -1, NULL))
+        g_clear_pointer(&m->src_marker, g_free);
+}
+
 static void on_dst_connected(VmctlQmp *qmp, const GError *error, gpointer user)
 {
     Migration *m = user;
@@ -385,6 +410,7 @@ static void on_dst_connected(VmctlQmp *qmp, const GError *error, gpointer user)
         return;
     }
     phase(m, "migrate", m->uri);
+    mark_source(m);
     step_add(m, true, "migrate-set-capabilities", caps_args(m, true));
     if (m->plan.multifd_channels) {
         a = json_object_new_object();
@@ -1007,9 +1033,16 @@ static void on_dst_status(VmctlQmp *qmp, json_object *ret, const GError *error, 
 
 static void verify_start(Migration *m)
 {
+    /* test-only: a window after completion in which a test can kill vmctld */
+    const char *hold = g_getenv("VMCTL_MIGRATE_HOLD_MS");
+
     /* both stay paused: the source in postmigrate, the destination by -S */
     phase(m, "completed", "source and destination paused for the compare");
     m->polls = 0;
+    if (hold && atoi(hold) > 0) {
+        m->timer = g_timeout_add((guint)atoi(hold), ask_dst_status, m);
+        return;
+    }
     ask_dst_status(m);
 }
 
@@ -1050,6 +1083,10 @@ static json_object *result_json(Migration *m, const char *verdict)
 
 static void migration_done(Migration *m, json_object *ret, const GError *error)
 {
+    if (m->src_marker) { /* this daemon saw the end: no restart needs it */
+        g_unlink(m->src_marker);
+        g_clear_pointer(&m->src_marker, g_free);
+    }
     g_hash_table_remove(active, m->name);
     if (error)
         vmctld_call_error(m->call, error);
@@ -1214,11 +1251,39 @@ static void migration_fail(Migration *m, GError *error)
     migration_fail_now(m, error);
 }
 
+/* Has the source QEMU exited (a zombie counts)? Its death closes the
+ * migration stream, which the destination sees first and dies of: the
+ * source's death is then the reason to report. */
+static bool source_died(Migration *m)
+{
+    g_autoptr(json_object) info = vmctld_guests_info(m->guests, m->name, NULL);
+    json_object *pid = info ? json_object_object_get(info, "pid") : NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *status = NULL;
+
+    if (!info)
+        return false;
+    if (g_strcmp0(json_object_get_string(json_object_object_get(info, "state")), "dead") == 0)
+        return true;
+    if (!pid || json_object_get_int64(pid) <= 0)
+        return false;
+    path = g_strdup_printf("/proc/%" G_GINT64_FORMAT "/status", json_object_get_int64(pid));
+    if (!g_file_get_contents(path, &status, NULL, NULL))
+        return true;
+    return strstr(status, "\nState:\tZ") != NULL;
+}
+
 static void migration_fail_now(Migration *m, GError *error)
 {
     if (m->failure) {
         g_error_free(error);
         return;
+    }
+    if (source_died(m)) {
+        g_message("migration of guest '%s': %s", m->name, error->message);
+        g_error_free(error);
+        error = g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "the source QEMU of guest '%s' died during the migration",
+                            m->name);
     }
     g_message("migration of guest '%s' failed: %s", m->name, error->message);
     m->failure = error;
@@ -1291,7 +1356,7 @@ void vmctld_migration_cmd_migrate(VmctldServer *srv, json_object *args, VmctldCa
     }
     if (to && strcmp(to, "local") != 0) {
         g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
-                    "destination '%s' is not local: remote migration goes through libvirt's peer-to-peer migration (vmctld --driver libvirt), which this version does not have",
+                    "destination '%s' is not local: remote migration needs vmctld --driver libvirt (libvirt's peer-to-peer migration)",
                     to);
         goto fail;
     }

@@ -7,6 +7,7 @@
 #include "daemon/guests.h"
 #include "daemon/libvirt_driver.h"
 #include "daemon/migration.h"
+#include "daemon/paths.h"
 #include "daemon/server.h"
 #include "daemon/state.h"
 #include "host.h"
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
     g_autofree char *group = NULL;
     g_autofree char *config = NULL;
     g_autofree char *image_dir = NULL;
+    g_autofree char *allowed_paths = NULL;
     g_autofree char *driver = NULL;
     g_autofree char *connect_uri = NULL;
     VmctldGuestsConfig gcfg;
@@ -87,6 +89,10 @@ int main(int argc, char **argv)
           "one JSON file per guest (default " VMCTLD_DEFAULT_STATE_DIR ")", "DIR" },
         { "group", 0, 0, G_OPTION_ARG_STRING, &group, "also let members of GROUP use the socket (mode 0660)",
           "GROUP" },
+        { "allowed-paths", 0, 0, G_OPTION_ARG_STRING, &allowed_paths,
+          "host paths a request may name, 'A;B;C': directories, or name prefixes ending in '*' (default "
+          VMCTLD_DEFAULT_ALLOWED_PATHS " and the temp dir; also the config key and VMCTLD_ALLOWED_PATHS)",
+          "LIST" },
         { "image-dir", 0, 0, G_OPTION_ARG_FILENAME, &image_dir,
           "directory with tiny.bin, vmlinuz and initramfs.cpio.zst (default: next to vmctld, else the data dir)",
           "DIR" },
@@ -132,7 +138,11 @@ int main(int argc, char **argv)
             group = g_key_file_get_string(kf, "vmctld", "group", NULL);
         if (group && !*group)
             g_clear_pointer(&group, g_free);
+        if (!allowed_paths)
+            allowed_paths = g_key_file_get_string(kf, "vmctld", "allowed-paths", NULL);
     }
+    if (!allowed_paths)
+        allowed_paths = g_strdup(g_getenv("VMCTLD_ALLOWED_PATHS"));
     if (!socket_path)
         socket_path = g_strdup(VMCTLD_DEFAULT_SOCKET);
     if (!state_dir)
@@ -144,7 +154,7 @@ int main(int argc, char **argv)
     if (g_strcmp0(driver, "libvirt") == 0) {
         /* the guests' state lives in libvirt: nothing to reattach */
         VmctldLibvirtConfig lcfg = { connect_uri ? connect_uri : "qemu:///system", state_dir, vmctl_qemu_binary(),
-                                     image_dir };
+                                     image_dir, allowed_paths };
 
         lv = vmctld_libvirt_new(&lcfg, &err);
         if (!lv) {
@@ -153,7 +163,7 @@ int main(int argc, char **argv)
         }
         srv = vmctld_server_new(socket_path, group, libvirt_commands, G_N_ELEMENTS(libvirt_commands), lv, &err);
     } else {
-        gcfg = (VmctldGuestsConfig){ state_dir, vmctl_qemu_binary(), image_dir };
+        gcfg = (VmctldGuestsConfig){ state_dir, vmctl_qemu_binary(), image_dir, allowed_paths };
         guests = vmctld_guests_new(&gcfg, &err);
         if (!guests) {
             fprintf(stderr, "vmctld: %s\n", err->message);

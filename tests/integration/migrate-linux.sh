@@ -21,7 +21,7 @@ fi
 
 . "$top_srcdir/tests/lib/vmctld.sh"
 private_vmctld
-console() { "$VMCTL" console "$1" --send "$2" --expect "^(VERIFY|OK|ERROR)" --timeout 120 | grep -aE '^(VERIFY|OK|ERROR)' | tail -n 1; }
+CONSOLE_TIMEOUT=120
 
 # both boot at once (~1 min under TCG on a busy host)
 "$VMCTL" launch lnv --guest linux --accel tcg --memory 256M --backend "$TEST_TMP/lnv.ram" \

@@ -25,8 +25,6 @@ fi
 . "$top_srcdir/tests/lib/vmctld.sh"
 private_vmctld
 
-# console NAME LINE: the guest's answer to LINE
-console() { "$VMCTL" console "$1" --send "$2" --expect "^(VERIFY|OK|ERROR)" --timeout 60 | grep -aE '^(VERIFY|OK|ERROR)' | tail -n 1; }
 
 # --- the happy path at four dirty rates, one guest handed on each time
 "$VMCTL" launch m1 --memory 128M --backend "$TEST_TMP/m1.ram" --rate 5000 --json >/dev/null
@@ -107,7 +105,6 @@ kill -9 "$(daemon_pid)"
 wait $mig
 is "vmctld killed: migrate exits 2" "$?" 2
 "$VMCTL" list >/dev/null # starts vmctld again
-gone_within() { _i=0; while ! gone "$1" && [ $_i -lt $(($2 * 10)) ]; do sleep 0.1; _i=$((_i + 1)); done; gone "$1"; }
 check "vmctld restarted: the destination QEMU is killed" gone_within "$dst" 10
 check "vmctld restarted: the source keeps the name, runs, no destination (run dir, backing) is left" no_destination
 like "vmctld restarted: the source says VERIFY ok" "$(console m2 VERIFY)" '^VERIFY ok'
@@ -187,7 +184,7 @@ is "postcopy on a file-backed RAM: refused" "$?:$out" \
 out=$("$VMCTL" migrate m1 --to qemu+ssh://elsewhere/system 2>&1)
 is "remote destination: exit 2" "$?" 2
 is "remote destination: an honest one-line refusal" "$out" \
-    "vmctl: destination 'qemu+ssh://elsewhere/system' is not local: remote migration goes through libvirt's peer-to-peer migration (vmctld --driver libvirt), which this version does not have"
+    "vmctl: destination 'qemu+ssh://elsewhere/system' is not local: remote migration needs vmctld --driver libvirt (libvirt's peer-to-peer migration)"
 out=$("$VMCTL" migrate nosuch --to local 2>&1)
 is "unknown guest: exit 2 and one line" "$?:$out" "2:vmctl: guest 'nosuch' does not exist"
 

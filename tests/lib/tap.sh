@@ -112,6 +112,16 @@ gone() {
     [ ! -e "/proc/$1/status" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
+# gone_within PID SECONDS: wait for the process to be gone
+gone_within() {
+    _i=0
+    while ! gone "$1" && [ $_i -lt $(($2 * 10)) ]; do
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    gone "$1"
+}
+
 # wait_line LOG REGEX [SECONDS]: print the first complete line of a log
 # that a guest is still writing which matches, or fail after the timeout.
 # The file is read once per try, and a last line without its newline is

@@ -25,3 +25,11 @@ private_vmctld() {
     S="$VMCTL_STATE_DIR"
     on_exit _private_vmctld_cleanup
 }
+
+# console NAME LINE [SECONDS]: the test guest's answer to LINE (a VERIFY,
+# OK or ERROR line) over its serial console; SECONDS defaults to
+# $CONSOLE_TIMEOUT or 60.
+console() {
+    "$VMCTL" console "$1" --send "$2" --expect "^(VERIFY|OK|ERROR)" --timeout "${3:-${CONSOLE_TIMEOUT:-60}}" |
+        grep -aE '^(VERIFY|OK|ERROR)' | tail -n 1
+}

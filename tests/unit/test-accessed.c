@@ -183,6 +183,7 @@ static void test_no_mechanism(void)
     vmctl_accessed_result_free(r);
     rm_rf(root);
 
+    g_free(root);
     root = fake_root(NULL, -1);
     r = probe_with_root(root, "anonymous");
     g_assert_cmpint(r->verdict, ==, VMCTL_ACCESSED_NA);

@@ -1,0 +1,70 @@
+#!/bin/sh
+# faults-paths.sh: the host paths a request names (RAM backing, NVDIMM and
+# virtio-pmem backings) must lie in vmctld's allow-list (VMCTLD_ALLOWED_PATHS,
+# the config's allowed-paths): judged after resolving symlinks, with ".."
+# refused, and one line "path 'X' is outside the allowed paths (...)". A
+# dangling symlink is refused as such (QEMU 7.2 loops forever on one).
+# The default list refuses /etc and /root.
+. "$top_srcdir/tests/lib/tap.sh"
+
+if ! have_qemu; then
+    skip "path allow-list" "no QEMU" qemu
+    tap_done
+fi
+. "$top_srcdir/tests/lib/vmctld.sh"
+private_vmctld
+
+A="$TEST_TMP/allowed"
+O="$TEST_TMP/other"
+mkdir -p "$A" "$O"
+ln -s "$O" "$A/link-dir"
+ln -s /etc/passwd "$A/passwd.ram"
+ln -s "$O/o.ram" "$A/dangling.ram"
+
+# refused NAME BACKEND [ARGS]: launch fails with the allow-list's error
+refused() {
+    _n=$1 _b=$2
+    shift 2
+    out=$("$VMCTL" launch "$_n" --memory 16M --backend "$_b" --accel tcg "$@" 2>&1)
+    rc=$?
+    is "$_n: refused with exit 1" "$rc" 1
+    like "$_n: one line naming the path and the list" "$out" \
+        "^vmctl: path '.*' is outside the allowed paths \\($A(;|\\))"
+    check "$_n: not launched" test ! -e "$S/$_n.json"
+}
+
+# --- a daemon whose list is the allowed dir alone
+export VMCTLD_ALLOWED_PATHS="$A"
+"$VMCTL" launch in1 --memory 16M --backend "$A/in1.ram" --accel tcg >/dev/null
+is "a backing inside the allowed dir runs" "$(info in1 .state)" running
+"$VMCTL" kill in1 >/dev/null
+"$VMCTL" launch mem1 --memory 16M --backend memfd --accel tcg >/dev/null
+is "memfd names no path and runs" "$(info mem1 .state)" running
+"$VMCTL" kill mem1 >/dev/null
+refused out1 "$O/out1.ram"
+check "out1: no file was made outside" test ! -e "$O/out1.ram"
+refused link1 "$A/link-dir/l.ram"
+check "link1: no file was made through the symlink" test ! -e "$O/l.ram"
+refused passwd "$A/passwd.ram"
+refused dangle "$A/dangling.ram"
+check "dangle: the symlink's target was not made" test ! -e "$O/o.ram"
+ln -s "$A/absent.ram" "$A/dangling-in.ram"
+out=$("$VMCTL" launch dangle2 --memory 16M --backend "$A/dangling-in.ram" --accel tcg 2>&1)
+like "a dangling symlink inside is refused (QEMU 7.2 would loop on it)" "$out" \
+    "^vmctl: path '$A/dangling-in.ram' is a symlink to '$A/absent.ram', which does not exist$"
+refused nv1 "$A/nv1.ram" --nvdimm "$O/nv.img,16M" --guest linux
+refused vp1 "$A/vp1.ram" --virtio-pmem "$O/vp.img,16M" --guest linux
+out=$(req "{\"execute\":\"launch\",\"arguments\":{\"spec\":{\"name\":\"dd1\",\"memory\":16777216,\"backend\":\"$A/../other/dd.ram\",\"accel\":\"tcg\"}}}" | jq -r .error.desc)
+like "a '..' in a raw request is refused" "$out" "'\\.\\.'"
+check "dd1: no file was made" test ! -e "$O/dd.ram"
+kill "$(daemon_pid)"
+
+# --- the default list
+unset VMCTLD_ALLOWED_PATHS
+out=$("$VMCTL" launch etc1 --memory 16M --backend /etc/vmctl-test-etc1.ram --accel tcg 2>&1)
+like "default list: /etc is outside" "$out" "^vmctl: path '/etc/vmctl-test-etc1.ram' is outside the allowed paths \\(/dev/dax\\*;"
+check "default list: nothing was made in /etc" test ! -e /etc/vmctl-test-etc1.ram
+out=$("$VMCTL" launch root1 --memory 16M --backend /root/vmctl-test-root1.ram --accel tcg 2>&1)
+like "default list: /root is outside" "$out" "outside the allowed paths"
+is "nothing is listed" "$("$VMCTL" list --json | jq length)" 0
+tap_done
