@@ -37,17 +37,26 @@ install_packages() {
         dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
     done
     if [ "${QEMU:-}" = backports ]; then
-        if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        if ! grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
             echo "deb http://deb.debian.org/debian bookworm-backports main" >/etc/apt/sources.list.d/vmctl-backports.list
             need_update=1
         fi
-        v=$(dpkg-query -W -f '${Version}' qemu-system-x86 2>/dev/null || true)
-        case "$v" in *bpo*) ;; *) backports=1 ;; esac
+        # every backported package must be a backport (libvirt-dev matching
+        # libvirt0 and the daemon); those come only from bookworm-backports
+        for p in $BACKPORTED; do
+            v=$(dpkg-query -W -f '${Status} ${Version}' "$p" 2>/dev/null || true)
+            case "$v" in "install ok installed "*~bpo*) ;; *) backports=1 ;; esac
+        done
+        rest=""
+        for p in $missing; do
+            case " $BACKPORTED " in *" $p "*) ;; *) rest="$rest $p" ;; esac
+        done
+        missing=$rest
     fi
     [ -z "$missing" ] && [ -z "${backports:-}" ] && return 0
-    [ "$(id -u)" = 0 ] || die "packages missing ($missing ): run as root to install them"
+    [ "$(id -u)" = 0 ] || die "packages missing ($missing${backports:+ and QEMU/libvirt from bookworm-backports} ): run as root to install them"
     export DEBIAN_FRONTEND=noninteractive
-    if [ -n "${need_update:-}" ] || [ ! -e /var/lib/apt/lists/lock ] || [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v lock)" ] || [ -n "$missing" ]; then
+    if [ -n "${need_update:-}" ] || [ ! -e /var/lib/apt/lists/lock ] || [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v lock)" ] || [ -n "$missing${backports:-}" ]; then
         say "apt-get update"
         apt-get update -qq
     fi

@@ -98,6 +98,11 @@ bool vmctl_migrate_plan(const VmctlMigrateInputs *in, VmctlMigratePlan *plan, GE
                         "strategy 'postcopy' needs RAM that userfaultfd can serve (anonymous, memfd, tmpfs, hugetlbfs), and this guest's RAM is a file");
             goto fail;
         }
+        if (in->shared) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
+                        "strategy 'postcopy' does not combine with --shared: QEMU refuses postcopy-ram with x-ignore-shared");
+            goto fail;
+        }
         break;
     case VMCTL_MIGRATE_MULTIFD:
         if (!need_cap(in->has_multifd, "multifd", in->strategy, error))
@@ -170,6 +175,8 @@ bool vmctl_migrate_plan(const VmctlMigrateInputs *in, VmctlMigratePlan *plan, GE
     } else if (is_auto) {
         if (!in->has_postcopy)
             decide_bool(d, "postcopy", false, "this QEMU has no postcopy-ram capability");
+        else if (in->shared)
+            decide_bool(d, "postcopy", false, "x-ignore-shared sends no RAM pages, and QEMU refuses postcopy-ram with it");
         else if (!in->postcopy_backing_ok)
             decide_bool(d, "postcopy", false, "userfaultfd cannot serve a file-backed RAM: precopy only");
         else if (plan->multifd_channels)

@@ -397,6 +397,34 @@ static void mark_source(Migration *m)
         g_clear_pointer(&m->src_marker, g_free);
 }
 
+/* --shared: the source must not drop the pages of a backing the
+ * destination now maps (discard-data punches the file's pages out when the
+ * source QEMU exits). The memory-backend objects are the destination's,
+ * whose argv names the same files. */
+static void keep_shared_data(Migration *m)
+{
+    for (size_t i = 0; m->dst_argv && i + 1 < json_object_array_length(m->dst_argv); i++) {
+        const char *opt = json_object_get_string(json_object_array_get_idx(m->dst_argv, i));
+        const char *val = json_object_get_string(json_object_array_get_idx(m->dst_argv, i + 1));
+        json_object *o, *dd;
+        json_object *a;
+
+        if (g_strcmp0(opt, "-object") != 0 || !val || val[0] != '{')
+            continue;
+        o = json_tokener_parse(val);
+        if (o && json_object_object_get_ex(o, "discard-data", &dd) && json_object_get_boolean(dd)) {
+            g_autofree char *path = g_strdup_printf("/objects/%s", json_object_get_string(json_object_object_get(o, "id")));
+
+            a = json_object_new_object();
+            vmctl_json_add_str(a, "path", path);
+            vmctl_json_add_str(a, "property", "discard-data");
+            vmctl_json_add_bool(a, "value", false);
+            step_add(m, false, "qom-set", a);
+        }
+        json_object_put(o);
+    }
+}
+
 static void on_dst_connected(VmctlQmp *qmp, const GError *error, gpointer user)
 {
     Migration *m = user;
@@ -421,6 +449,8 @@ static void on_dst_connected(VmctlQmp *qmp, const GError *error, gpointer user)
     vmctl_json_add_str(a, "uri", m->uri);
     step_add(m, true, "migrate-incoming", a);
     step_add(m, false, "migrate-set-capabilities", caps_args(m, false));
+    if (m->shared)
+        keep_shared_data(m);
     /* parameters also stay from an earlier migration: "QEMU's default" is
      * set as such */
     a = json_object_new_object();

@@ -29,7 +29,8 @@ WS=96000
 WINDOW=4
 MEM=512M
 
-# --- TCG: page-sampling (the only mode that does not crash QEMU 7.2 there)
+# --- TCG: page-sampling (the only mode that does not crash QEMU before 9.1
+# there; from 9.1 on dirty-bitmap counts no pages under TCG)
 "$VMCTL" launch dt --accel tcg --memory $MEM --rate $RATE --ws $WS >/dev/null; rc=$?
 is "launch of a TCG tiny guest" "$rc" 0
 log=$("$VMCTL" info dt --json | jq -r .console_log)
@@ -44,11 +45,31 @@ check "TCG page-sampling is within 15% of the guest's rate (ratio $ratio)" withi
 out=$("$VMCTL" dirty-rate dt --seconds 2 --sample-pages 4096 --expect-rate $((RATE * 2)) --json)
 ratio=$(printf '%s' "$out" | jq -r .result.reference.ratio)
 check "a wrong expected rate (2x) is caught (ratio $ratio)" sh -c "! awk -v r=$ratio 'BEGIN { exit !(r >= 0.85 && r <= 1.15) }'"
+# the known bug 'tcg-calc-dirty-rate-crash' is fixed in 9.1 (src/host.c)
+qemu_version=$(printf '%s' "$out" | jq -r .qemu_version)
+case $qemu_version in
+[0-8].* | 9.0.*) why="crashes QEMU $qemu_version under TCG \(NULL kvm_state, known bug 'tcg-calc-dirty-rate-crash'\)" ;;
+*) why="needs KVM dirty logging and the guest runs under TCG" ;;
+esac
 for m in dirty-bitmap dirty-ring; do
     err=$("$VMCTL" dirty-rate dt --mode $m 2>&1); rc=$?
     is "$m under TCG is refused (exit 1)" "$rc" 1
-    like "with the known bug named" "$err" "^vmctl: mode '$m' crashes QEMU [0-9.]+ under TCG \(NULL kvm_state, known bug 'tcg-calc-dirty-rate-crash'\): use 'page-sampling'$"
+    like "with the reason for QEMU $qemu_version" "$err" "^vmctl: mode '$m' $why: use 'page-sampling'$"
 done
+case $qemu_version in
+[0-8].* | 9.0.*) ;;
+*)
+    # the reason holds: QEMU takes dirty-bitmap under TCG but counts nothing
+    "$VMCTL" qmp dt '{"execute":"calc-dirty-rate","arguments":{"calc-time":1,"mode":"dirty-bitmap"}}' >/dev/null
+    for i in $(seq 30); do
+        q=$("$VMCTL" qmp dt '{"execute":"query-dirty-rate"}')
+        [ "$(printf '%s' "$q" | jq -r '.status + " " + .mode')" = "measured dirty-bitmap" ] && break
+        sleep 1
+    done
+    is "QEMU $qemu_version: dirty-bitmap under TCG counts no pages of the busy guest" \
+        "$(printf '%s' "$q" | jq -c '[.status, .mode, ."dirty-rate"]')" '["measured","dirty-bitmap",0]'
+    ;;
+esac
 is "QEMU is still alive after the refusals" "$("$VMCTL" qmp dt '{"execute":"query-status"}' | jq -r .status)" running
 "$VMCTL" kill dt >/dev/null
 

@@ -163,6 +163,27 @@ is "--shared: x-ignore-shared was decided" "$(echo "$out" | jq -c '[.decisions[]
 is "--shared: the guest keeps its backing file" "$(info m1 .spec.backend)" "$ram"
 check "--shared: the file is still there" test -s "$ram"
 
+# --- --shared on tmpfs: QEMU refuses postcopy with x-ignore-shared, and the
+# source QEMU's exit must not punch out (discard-data) the pages the
+# destination maps
+shm=/dev/shm/vmctl-test-$$.ram
+on_exit "rm -f '$shm'"
+"$VMCTL" launch m6 --memory 64M --backend "$shm" --rate 5000 >/dev/null
+check "the tmpfs guest is READY" wait_for "$S/run/m6/console.log" '^READY' 30
+old_pid=$(info m6 .pid)
+"$VMCTL" migrate m6 --to local --shared --json >"$TEST_TMP/shm.out"
+is "--shared on tmpfs: migrate exits 0" "$?" 0
+out=$(tail -n 1 "$TEST_TMP/shm.out")
+is "--shared on tmpfs: no postcopy, x-ignore-shared named" \
+    "$(echo "$out" | jq -c '[.verdict, (.decisions[] | select(.what == "postcopy") | .value, (.why | test("x-ignore-shared")))]')" \
+    '["PASS",false,true]'
+for i in $(seq 100); do gone "$old_pid" && break; sleep 0.1; done
+check "--shared on tmpfs: the source QEMU is gone" gone "$old_pid"
+kb=$(du -k "$shm" | cut -f1)
+check "--shared on tmpfs: the file keeps the guest's pages after the source exits (${kb} KiB of 65536)" [ "$kb" -gt 32768 ]
+like "--shared on tmpfs: the guest still verifies" "$(console m6 VERIFY)" '^VERIFY ok'
+"$VMCTL" kill m6 >/dev/null
+
 # --- --no-verify hands over at once; the destination runs
 "$VMCTL" migrate m1 --to local --no-verify --json >"$TEST_TMP/nov.out"
 is "--no-verify: exit 0, UNVERIFIED" "$?:$(tail -n 1 "$TEST_TMP/nov.out" | jq -r .verdict)" "0:UNVERIFIED"

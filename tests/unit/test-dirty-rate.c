@@ -39,13 +39,18 @@ static const struct row rows[] = {
     { 7, 2, true, 4096, true, "dirty-ring", "dirty-ring", NULL },
     { 7, 2, true, 4096, true, "dirty-bitmap", NULL, "mode 'dirty-bitmap' is refused by QEMU for a guest with a dirty ring (--dirty-ring 4096)" },
     { 7, 2, true, 0, true, "dirty-ring", NULL, "mode 'dirty-ring' needs a guest launched with --dirty-ring N" },
-    /* TCG on 7.2: the KVM-only modes crash QEMU */
+    /* TCG before 9.1 (7.2 here): the KVM-only modes crash QEMU */
     { 7, 2, false, 0, true, "auto", "page-sampling", NULL },
     { 7, 2, false, 0, true, "page-sampling", "page-sampling", NULL },
     { 7, 2, false, 0, true, "dirty-bitmap", NULL,
       "mode 'dirty-bitmap' crashes QEMU 7.2.0 under TCG (NULL kvm_state, known bug 'tcg-calc-dirty-rate-crash'): use 'page-sampling'" },
     { 7, 2, false, 0, true, "dirty-ring", NULL, "mode 'dirty-ring' crashes QEMU 7.2.0 under TCG" },
-    { 10, 0, false, 0, true, "dirty-bitmap", NULL, "under TCG" },
+    { 9, 0, false, 0, true, "dirty-ring", NULL, "mode 'dirty-ring' crashes QEMU 9.0.0 under TCG" },
+    /* TCG from 9.1 on: no crash, but no KVM dirty log to count pages with */
+    { 9, 1, false, 0, true, "dirty-ring", NULL,
+      "mode 'dirty-ring' needs KVM dirty logging and the guest runs under TCG: use 'page-sampling'" },
+    { 10, 0, false, 0, true, "dirty-bitmap", NULL,
+      "mode 'dirty-bitmap' needs KVM dirty logging and the guest runs under TCG: use 'page-sampling'" },
     { 10, 0, false, 0, true, "auto", "page-sampling", NULL },
     /* QEMU without the 'mode' argument (before 6.2): sampling only */
     { 6, 0, true, 0, false, "auto", "page-sampling", NULL },

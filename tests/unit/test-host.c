@@ -59,6 +59,10 @@ static void test_qemu_table(void)
     g_assert_false(applies("tcg-lost-dirty-pages", "9.0.0"));
     g_assert_true(applies("no-dirty-limit", "7.2.0"));
     g_assert_false(applies("no-dirty-limit", "8.1.0"));
+    g_assert_true(applies("tcg-calc-dirty-rate-crash", "7.2.22"));
+    g_assert_true(applies("tcg-calc-dirty-rate-crash", "9.0.2"));
+    g_assert_false(applies("tcg-calc-dirty-rate-crash", "9.1.0"));
+    g_assert_false(applies("tcg-calc-dirty-rate-crash", "10.0.2"));
 }
 
 int main(int argc, char **argv)

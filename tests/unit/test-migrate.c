@@ -128,13 +128,40 @@ static void test_plan_explicit(void)
     vmctl_migrate_plan_clear(&p);
 }
 
+/* --shared: QEMU refuses postcopy-ram together with x-ignore-shared */
+static void test_plan_shared(void)
+{
+    VmctlMigrateInputs in = inputs(VMCTL_MIGRATE_AUTO, 5000, true);
+    VmctlMigratePlan p;
+    g_autoptr(GError) err = NULL;
+
+    in.shared = true;
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_true(p.ignore_shared);
+    g_assert_false(p.postcopy);
+    vmctl_migrate_plan_clear(&p);
+
+    in.shared = false;
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_true(p.postcopy); /* the same guest without --shared */
+    vmctl_migrate_plan_clear(&p);
+
+    in = inputs(VMCTL_MIGRATE_POSTCOPY, -1, true);
+    in.shared = true;
+    g_assert_false(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_cmpstr(err->message, ==,
+                    "strategy 'postcopy' does not combine with --shared: QEMU refuses postcopy-ram with x-ignore-shared");
+}
+
 static void test_dirty_rate_mode(void)
 {
-    struct vmctl_version q72 = { 7, 2, 22 };
+    struct vmctl_version q72 = { 7, 2, 22 }, q10 = { 10, 0, 2 };
     const char *why;
 
     g_assert_cmpstr(vmctl_migrate_dirty_rate_mode(false, false, &q72, &why), ==, "page-sampling");
     g_assert_nonnull(strstr(why, "tcg-calc-dirty-rate-crash"));
+    g_assert_cmpstr(vmctl_migrate_dirty_rate_mode(false, false, &q10, &why), ==, "page-sampling");
+    g_assert_null(strstr(why, "tcg-calc-dirty-rate-crash"));
     g_assert_cmpstr(vmctl_migrate_dirty_rate_mode(true, false, &q72, &why), ==, "dirty-bitmap");
     g_assert_cmpstr(vmctl_migrate_dirty_rate_mode(true, true, &q72, &why), ==, "dirty-ring");
 }
@@ -227,6 +254,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/migrate/plan/auto-busy", test_plan_auto_busy);
     g_test_add_func("/vmctl/migrate/plan/auto-idle", test_plan_auto_idle);
     g_test_add_func("/vmctl/migrate/plan/explicit", test_plan_explicit);
+    g_test_add_func("/vmctl/migrate/plan/shared", test_plan_shared);
     g_test_add_func("/vmctl/migrate/dirty-rate-mode", test_dirty_rate_mode);
     g_test_add_func("/vmctl/migrate/verify/corrupt-page", test_compare);
     g_test_add_func("/vmctl/migrate/verdict", test_verdict);
