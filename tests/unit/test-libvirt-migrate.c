@@ -52,6 +52,12 @@ static void test_find_ram(void)
     munmap(p, RAM);
 }
 
+static void own_group(gpointer data)
+{
+    (void)data;
+    setpgid(0, 0);
+}
+
 static void test_find_qemu(void)
 {
     g_autofree char *name = g_strdup_printf("vmctl-test-%d", (int)getpid());
@@ -65,8 +71,12 @@ static void test_find_qemu(void)
     pid_t found = 0;
 
     g_assert_cmpint(vmctl_lvm_find_qemu(name, 0), ==, 0);
-    g_assert_true(g_spawn_async(NULL, (char **)sh2, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &pid2, NULL));
-    g_assert_true(g_spawn_async(NULL, (char **)sh, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &pid, NULL));
+    /* our own children (waitpid below waits for them to be gone), each in
+     * a process group of its own so its sleep goes with it */
+    g_assert_true(g_spawn_async(NULL, (char **)sh2, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, own_group,
+                                NULL, &pid2, NULL));
+    g_assert_true(g_spawn_async(NULL, (char **)sh, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, own_group,
+                                NULL, &pid, NULL));
     for (int i = 0; i < 200 && !found; i++) {
         found = vmctl_lvm_find_qemu(name, 0);
         if (!found)
@@ -74,8 +84,8 @@ static void test_find_qemu(void)
     }
     g_assert_cmpint(found, ==, pid); /* not the guest whose name only starts alike */
     g_assert_cmpint(vmctl_lvm_find_qemu(name, pid), ==, 0);
-    kill(pid, SIGKILL);
-    kill(pid2, SIGKILL);
+    kill(-pid, SIGKILL);
+    kill(-pid2, SIGKILL);
     waitpid(pid, NULL, 0);
     waitpid(pid2, NULL, 0);
     g_assert_cmpint(vmctl_lvm_find_qemu(name, 0), ==, 0);
