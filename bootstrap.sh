@@ -17,6 +17,8 @@ MODE=${1:-build}
 if [ $# -gt 0 ]; then shift; fi
 
 say() { echo "bootstrap: $*" >&2; }
+# vmctld_pid SOCKET: the pid of the vmctld answering there, or nothing
+vmctld_pid() { printf '{"execute":"ping"}\n' | nc -U -N "$1" 2>/dev/null | jq -r '.return.pid // empty' 2>/dev/null || true; }
 die() { echo "bootstrap: $*" >&2; exit 2; }
 
 case "$MODE" in
@@ -115,7 +117,17 @@ build
 
 case "$MODE" in
 validate)
-    exec "$BUILDDIR/vmctl" validate "$@"
+    # vmctl starts vmctld when none answers; a vmctld this run started is
+    # stopped again (by its pid) when the report is done
+    sock=${VMCTL_SOCKET:-/run/vmctl/vmctld.sock}
+    before=$(vmctld_pid "$sock")
+    rc=0
+    "$BUILDDIR/vmctl" validate "$@" || rc=$?
+    after=$(vmctld_pid "$sock")
+    if [ -z "$before" ] && [ -n "$after" ]; then
+        kill "$after" 2>/dev/null || true
+    fi
+    exit $rc
     ;;
 check)
     rc=0
