@@ -21,7 +21,7 @@ if [ -z "${VMCTL:-}" ]; then
 fi
 [ -x "${VMCTL:-}" ] || { echo "run.sh: set VMCTL to the vmctl binary" >&2; exit 2; }
 command -v jq >/dev/null || { echo "run.sh: jq is needed" >&2; exit 2; }
-OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/dirty-bench.XXXXXX")}
+OUT=${OUT:-$(mktemp -d -p "${TMPDIR:-/tmp}")}
 mkdir -p "$OUT"
 
 echo "backing $BACKING, $ROUNDS rounds per run (medians), $(uname -r), $(nproc) CPUs"

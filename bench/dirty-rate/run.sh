@@ -18,7 +18,7 @@ set -u
 B=${1:-$(pwd)}
 REPEATS=${2:-3}
 # a copy, so that rebuilding the tree during a run does not break it
-T=$(mktemp -d /tmp/bench-dirty-rate.XXXXXX)
+T=$(mktemp -d -p /tmp)
 cp "$B/vmctl" "$T/vmctl"
 VMCTL="$T/vmctl"
 export VMCTLD="$B/vmctld"

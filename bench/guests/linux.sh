@@ -21,7 +21,7 @@ SCAN=$top_builddir/guest-tests/linux/stampscan
 
 die() { echo "bench: $*" >&2; exit 2; }
 
-TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-bench-linux.XXXXXX")
+TEST_TMP=$(mktemp -d -p "${TMPDIR:-/tmp}")
 _cleanups=""
 on_exit() { _cleanups="$1; $_cleanups"; }
 trap 'eval "$_cleanups" >/dev/null 2>&1; rm -rf "$TEST_TMP"' EXIT

@@ -32,7 +32,7 @@ command -v "$QEMU" >/dev/null || die "no $QEMU"
 
 dir=${BENCH_DIR:-/dev/shm}
 [ -d "$dir" ] && [ -w "$dir" ] || dir=${TMPDIR:-/tmp}
-TMP=$(mktemp -d "$dir/vmctl-bench-tiny.XXXXXX")
+TMP=$(mktemp -d -p "$dir")
 pids=""
 trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM

@@ -18,7 +18,7 @@ die() { echo "bench: $*" >&2; exit 2; }
 command -v jq >/dev/null || die "needs jq"
 [ "$(id -u)" = 0 ] || die "needs root (KSM knobs, /proc/kpageflags)"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-bench-ksm.XXXXXX")
+TMP=$(mktemp -d -p "${TMPDIR:-/tmp}")
 export VMCTL_SOCKET="$TMP/vmctld.sock" VMCTL_STATE_DIR="$TMP/state"
 stop_daemon() {
     p=$(printf '{"execute":"ping"}\n' | nc -U -N "$VMCTL_SOCKET" 2>/dev/null | jq -r .return.pid 2>/dev/null)

@@ -18,7 +18,7 @@ VMCTL=$BUILD/vmctl
 [ -x "$VMCTL" ] || { echo "no vmctl in '$BUILD'" >&2; exit 2; }
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-W=$(mktemp -d /tmp/bench-migrate.XXXXXX)
+W=$(mktemp -d -p /tmp)
 export VMCTL_SOCKET=$W/run/vmctld.sock VMCTL_STATE_DIR=$W/state
 cleanup() {
     "$VMCTL" kill bm >/dev/null 2>&1

@@ -31,7 +31,7 @@ die() { echo "bench: $*" >&2; exit 2; }
 [ -x "$VMCTL" ] || die "'$VMCTL' is not an executable vmctl: give the build directory"
 "$VMCTL" pages diff --help >/dev/null 2>&1 || die "'$VMCTL' has no 'pages diff' command"
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-bench-pages.XXXXXX")
+W=$(mktemp -d -p "${TMPDIR:-/tmp}")
 IMG=""
 HUGE_MNT=""
 cleanup() {
@@ -128,7 +128,7 @@ make_pair() {
 }
 
 DIR=$(pick_dir)
-IMG=$(mktemp -d "$DIR/vmctl-bench-pages.XXXXXX")
+IMG=$(mktemp -d -p "$DIR")
 notes+=("images: 2 x $SIZE_MIB MiB in $DIR; best of $REPS runs; load average at start $(cut -d' ' -f1-3 /proc/loadavg)")
 
 make_pair "$IMG"
@@ -138,7 +138,7 @@ measure "16 scattered bytes" "$IMG/a" "$IMG/b"
 rm -f "$IMG/a" "$IMG/b"
 
 if [ "${BENCH_HUGE:-1}" != 0 ] && [ "$(id -u)" = 0 ] && [ "$(avail_kib)" -ge $((2 * SIZE / 1024 + 2 * 1024 * 1024)) ]; then
-    HUGE_MNT=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-bench-huge.XXXXXX")
+    HUGE_MNT=$(mktemp -d -p "${TMPDIR:-/tmp}")
     if mount -t tmpfs -o "huge=always,size=$((2 * SIZE_MIB + 64))M" vmctl-bench "$HUGE_MNT"; then
         make_pair "$HUGE_MNT"
         measure "identical, 2M pages" "$HUGE_MNT/a" "$HUGE_MNT/b"

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "libvirt_migrate.h"
+#include "test-env.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static void test_find_ram(void)
     close(fd);
     rfd = open(path, O_RDONLY | O_CLOEXEC);
     if (rfd < 0) {
-        g_test_skip("/proc/PID/map_files needs CAP_SYS_ADMIN");
+        vmctl_test_needs("/proc/PID/map_files needs CAP_SYS_ADMIN");
         munmap(p, RAM);
         return;
     }
