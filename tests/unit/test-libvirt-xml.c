@@ -13,13 +13,10 @@
 
 #include <string.h>
 
+#include "test-golden.h"
+
 #define EMULATOR "/usr/bin/qemu-system-x86_64"
 #define IMAGE_DIR "/usr/share/vmctl"
-
-static gint cmp_names(gconstpointer a, gconstpointer b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static char *xml_of(json_object *c, GError **error)
 {
@@ -257,23 +254,10 @@ static void test_template(gconstpointer data)
 
 int main(int argc, char **argv)
 {
-    g_autofree char *dir = NULL;
-    g_autoptr(GDir) d = NULL;
-    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    const char *e;
+    g_autoptr(GPtrArray) names = NULL;
 
     g_test_init(&argc, &argv, NULL);
-    dir = g_test_build_filename(G_TEST_DIST, "data", "xml", NULL);
-    d = g_dir_open(dir, 0, NULL);
-    g_assert_nonnull(d);
-    while ((e = g_dir_read_name(d)))
-        if (g_str_has_suffix(e, ".json"))
-            g_ptr_array_add(names, g_strdup(e));
-    g_ptr_array_sort(names, cmp_names);
-    for (guint i = 0; i < names->len; i++) {
-        g_autofree char *path = g_strdup_printf("/vmctl/libvirt-xml/golden/%s", (char *)names->pdata[i]);
-        g_test_add_data_func(path, names->pdata[i], run_case);
-    }
+    names = vmctl_test_add_goldens("xml", "/vmctl/libvirt-xml/golden", run_case);
     for (guint i = 0; i < G_N_ELEMENTS(errors); i++) {
         g_autofree char *path = g_strdup_printf("/vmctl/libvirt-xml/error/%s", errors[i].path);
         g_test_add_data_func(path, GUINT_TO_POINTER(i), test_error);

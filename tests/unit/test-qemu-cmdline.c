@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "test-golden.h"
+
 static const VmctlQemuPaths paths = {
     .qemu = "/usr/bin/qemu-system-x86_64",
     .run_dir = "/run/vmctl/guests/NAME",
@@ -22,11 +24,6 @@ static GPtrArray *objects(json_object *arr)
     for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
         g_ptr_array_add(a, json_object_array_get_idx(arr, i));
     return a;
-}
-
-static gint cmp_names(gconstpointer a, gconstpointer b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void run_case(gconstpointer data)
@@ -112,23 +109,10 @@ static void test_accel_auto(void)
 
 int main(int argc, char **argv)
 {
-    g_autofree char *dir = NULL;
-    g_autoptr(GDir) d = NULL;
-    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    const char *e;
+    g_autoptr(GPtrArray) names = NULL;
 
     g_test_init(&argc, &argv, NULL);
-    dir = g_test_build_filename(G_TEST_DIST, "data", "cmdline", NULL);
-    d = g_dir_open(dir, 0, NULL);
-    g_assert_nonnull(d);
-    while ((e = g_dir_read_name(d)))
-        if (g_str_has_suffix(e, ".json"))
-            g_ptr_array_add(names, g_strdup(e));
-    g_ptr_array_sort(names, cmp_names);
-    for (guint i = 0; i < names->len; i++) {
-        g_autofree char *path = g_strdup_printf("/vmctl/qemu-cmdline/golden/%s", (char *)names->pdata[i]);
-        g_test_add_data_func(path, names->pdata[i], run_case);
-    }
+    names = vmctl_test_add_goldens("cmdline", "/vmctl/qemu-cmdline/golden", run_case);
     g_test_add_func("/vmctl/qemu-cmdline/objects-mismatch", test_mismatch);
     g_test_add_func("/vmctl/qemu-cmdline/accel-auto", test_accel_auto);
     return g_test_run();

@@ -1,0 +1,32 @@
+/* test-golden.h: golden-file unit tests. Every tests/data/DIR/CASE.json
+ * becomes a test path PREFIX/CASE.json run by FN with the file name as its
+ * data, in name order. */
+#pragma once
+
+#include <glib.h>
+#include <string.h>
+
+static gint vmctl_test_cmp_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names added (they are the tests' data): free after g_test_run(). */
+static inline GPtrArray *vmctl_test_add_goldens(const char *dir_name, const char *prefix, GTestDataFunc fn)
+{
+    g_autofree char *dir = g_test_build_filename(G_TEST_DIST, "data", dir_name, NULL);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    const char *e;
+
+    g_assert_nonnull(d);
+    while ((e = g_dir_read_name(d)))
+        if (g_str_has_suffix(e, ".json"))
+            g_ptr_array_add(names, g_strdup(e));
+    g_ptr_array_sort(names, vmctl_test_cmp_names);
+    for (guint i = 0; i < names->len; i++) {
+        g_autofree char *path = g_strdup_printf("%s/%s", prefix, (char *)names->pdata[i]);
+        g_test_add_data_func(path, names->pdata[i], fn);
+    }
+    return names;
+}
