@@ -212,6 +212,10 @@ static json_object *mm_json(void)
     json_object_object_add(o, "ksm", ksm);
     vmctl_json_add_bool(o, "page_idle", g_file_test("/sys/kernel/mm/page_idle/bitmap", G_FILE_TEST_EXISTS));
     vmctl_json_add_bool(o, "damon_sysfs", g_file_test("/sys/kernel/mm/damon/admin", G_FILE_TEST_IS_DIR));
+    {
+        g_autofree char *lru = vmctl_read_file_trimmed("/sys/kernel/mm/lru_gen/enabled", NULL);
+        vmctl_json_add_str(o, "lru_gen", lru ? lru : "unavailable");
+    }
     vmctl_json_add_str(o, "dax_accessed_bits",
                        "page_idle and DAMON do not see DAX (ZONE_DEVICE) pages: they are not on the LRU");
     if (vmctl_read_u64("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", &v, NULL))

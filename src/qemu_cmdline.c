@@ -78,14 +78,12 @@ bool vmctl_accel_choose(const VmctlGuestSpec *spec, const VmctlAccelHost *host, 
     return true;
 }
 
-static void add(GPtrArray *argv, const char *a)
+void vmctl_argv_add(GPtrArray *argv, const char *a)
 {
     g_ptr_array_add(argv, g_strdup(a));
 }
 
-static void addf(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void addf(GPtrArray *argv, const char *fmt, ...)
+void vmctl_argv_addf(GPtrArray *argv, const char *fmt, ...)
 {
     va_list ap;
 
@@ -94,8 +92,7 @@ static void addf(GPtrArray *argv, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A value inside a QEMU option string: commas are doubled. */
-static char *qemu_opt_escape(const char *s)
+char *vmctl_qemu_opt_escape(const char *s)
 {
     GString *out = g_string_new(NULL);
 
@@ -106,6 +103,10 @@ static char *qemu_opt_escape(const char *s)
     }
     return g_string_free(out, FALSE);
 }
+
+#define add vmctl_argv_add
+#define addf vmctl_argv_addf
+#define qemu_opt_escape vmctl_qemu_opt_escape
 
 static void add_object(GPtrArray *argv, json_object *obj, bool merge)
 {

@@ -48,6 +48,12 @@ bool vmctl_accel_choose(const VmctlGuestSpec *spec, const VmctlAccelHost *host, 
 GStrv vmctl_qemu_cmdline(const VmctlGuestSpec *spec, VmctlAccel accel, const VmctlQemuMemory *mem,
                          const VmctlQemuPaths *paths, GError **error);
 
+/* Building an argv: one argument, a formatted one; a value inside a QEMU
+ * option string with its commas doubled (new string). */
+void vmctl_argv_add(GPtrArray *argv, const char *a);
+void vmctl_argv_addf(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+char *vmctl_qemu_opt_escape(const char *s);
+
 /* The files of a guest's run directory (new strings). */
 char *vmctl_qemu_run_file(const char *run_dir, const char *what);
 

@@ -5,6 +5,9 @@
 #       busybox (static), the NVDIMM/DAX modules and what they depend on
 #       (after modules.dep) with a fresh `depmod -b`, mke2fs with its
 #       shared libraries, the workload program and the init script.
+#   mkinitramfs.sh lab OUT KERNELDIR INIT PMEM_SETUP
+#       a vmctl lab's initramfs: busybox, the modules of LAB_MODULES, mke2fs
+#       and the lab's init; the lab's userland is the host's own root.
 #   mkinitramfs.sh vmctl OUT BASE VMCTL
 #       BASE followed by a second archive with the vmctl binary, its shared
 #       libraries and the dynamic loader (the kernel unpacks concatenated
@@ -18,6 +21,11 @@ die() { echo "mkinitramfs: $*" >&2; exit 1; }
 # nd_pmem (+nd_btt): /dev/pmemN and fsdax (pfn) devices; dax_pmem +
 # device_dax: devdax (/dev/daxN.M); virtio_pmem (+virtio_pci): virtio-pmem.
 MODULES="nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax virtio_pmem virtio_pci"
+# The lab also needs virtiofs (the host's root), overlay (a writable view of
+# it), KVM with nested virtualization support, and ext4 where it is a module
+# (with a crc32c provider: ext4 asks the crypto API for one at mount time).
+# A trailing '?' marks a module that a kernel may lack.
+LAB_MODULES="$MODULES virtiofs overlay ext4 crc32c_intel? crc32c_generic? kvm kvm_amd kvm_intel"
 
 compress() {
     if command -v zstd >/dev/null 2>&1; then zstd -q -1 -T0 -c; else gzip -6 -c; fi
@@ -39,49 +47,110 @@ copy_bin() {
 
 pack() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | compress; }
 
-mode=${1:-}
-case "$mode" in
-base)
-    [ $# -eq 5 ] || die "usage: mkinitramfs.sh base OUT KERNELDIR STAMPWL INIT"
-    out=$2 kdir=$3 stampwl=$4 init=$5
+
+# kmods KERNELDIR: where the unpacked kernel package keeps its modules
+# (/lib/modules before Debian 13, /usr/lib/modules from 13 on)
+kmods() {
+    release=$(cat "$1/release")
+    for d in "$1/root/lib/modules/$release" "$1/root/usr/lib/modules/$release"; do
+        [ -d "$d" ] && { echo "$d"; return 0; }
+    done
+    die "no modules for '$release' under '$1/root'"
+}
+
+# add_modules KERNELDIR ROOT MODULE...: each module and the chain modules.dep
+# gives it, uncompressed (busybox modprobe reads plain .ko only), with a
+# fresh modules.dep. Built-in modules are skipped; '-' and '_' are one;
+# MODULE? is skipped when the kernel has no such module.
+add_modules() {
+    kdir=$1 root=$2
+    shift 2
+    src=$(kmods "$kdir")
     release=$(cat "$kdir/release")
-    kmods=$kdir/root/lib/modules/$release
+    dst=$root/lib/modules/$release
+    mkdir -p "$dst"
+    depmod -b "${src%/lib/modules/$release}" "$release" 2>/dev/null ||
+        depmod -b "$kdir/root" "$release"
+    for m in "$@"; do
+        optional=0
+        case "$m" in *\?) optional=1 m=${m%\?} ;; esac
+        re=$(echo "$m" | sed 's/[-_]/[-_]/g')
+        if grep -Eq "(^|/)$re\.ko(\.[a-z]+)?\$" "$src/modules.builtin"; then continue; fi
+        if ! line=$(grep -E "(^|/)$re\.ko(\.[a-z]+)?:" "$src/modules.dep"); then
+            [ "$optional" = 1 ] && continue
+            die "module '$m' is not in '$src/modules.dep'"
+        fi
+        for f in $(echo "$line" | tr -d ':'); do
+            plain=${f%.xz}
+            plain=${plain%.zst}
+            [ -f "$dst/$plain" ] && continue
+            mkdir -p "$dst/$(dirname "$f")"
+            case "$f" in
+            *.xz) xz -dc "$src/$f" >"$dst/$plain" ;;
+            *.zst) zstd -q -dc "$src/$f" >"$dst/$plain" ;;
+            *) cp "$src/$f" "$dst/$f" ;;
+            esac
+        done
+    done
+    cp "$src/modules.builtin" "$src/modules.order" "$dst/"
+    [ -f "$src/modules.builtin.modinfo" ] && cp "$src/modules.builtin.modinfo" "$dst/"
+    # modules.order names compressed files: plain ones from here on
+    sed -i 's/\.ko\.\(xz\|zst\)$/.ko/' "$dst/modules.order"
+    depmod -b "$root" "$release"
+}
+
+# new_root DIR: busybox (static) with its applets, mke2fs as mkfs.ext4
+new_root() {
+    r=$1
     busybox=$(command -v busybox) || die "busybox is not installed (package busybox-static)"
     file -L "$busybox" 2>/dev/null | grep -q 'dynamically linked' &&
         die "busybox '$busybox' is dynamically linked: install busybox-static"
-
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-initramfs.XXXXXX")
-    trap 'rm -rf "$tmp"' EXIT
-    r=$tmp/root
     mkdir -p "$r/bin" "$r/sbin" "$r/usr/bin" "$r/usr/sbin" "$r/proc" "$r/sys" "$r/dev" \
-        "$r/tmp" "$r/mnt/pmem" "$r/etc" "$r/lib/modules/$release"
+        "$r/tmp" "$r/mnt/pmem" "$r/etc" "$r/lib"
     cp "$busybox" "$r/bin/busybox"
     for app in $("$busybox" --list); do
         [ "$app" = busybox ] || ln -sf busybox "$r/bin/$app"
     done
-
-    # modules.dep lists the full dependency chain of each module
-    depmod -b "$kdir/root" "$release"
-    for m in $MODULES; do
-        line=$(grep -E "(^|/)$m\.ko(\.[a-z]+)?:" "$kmods/modules.dep") ||
-            die "module '$m' is not in '$kmods/modules.dep'"
-        for f in $(echo "$line" | tr -d ':'); do
-            mkdir -p "$r/lib/modules/$release/$(dirname "$f")"
-            cp "$kmods/$f" "$r/lib/modules/$release/$f"
-        done
-    done
-    cp "$kmods/modules.builtin" "$kmods/modules.builtin.modinfo" "$kmods/modules.order" "$r/lib/modules/$release/"
-    depmod -b "$r" "$release"
-
     mke2fs=$(command -v mke2fs || echo /sbin/mke2fs)
     [ -x "$mke2fs" ] || die "mke2fs is not installed (package e2fsprogs)"
     # busybox has a mke2fs (ext2 only): the real one is mkfs.ext4
     copy_bin "$mke2fs" "$r" /sbin/mkfs.ext4
     [ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$r/etc/"
+    return 0
+}
 
+mode=${1:-}
+case "$mode" in
+base)
+    [ $# -eq 5 ] || die "usage: mkinitramfs.sh base OUT KERNELDIR STAMPWL INIT"
+    out=$2 kdir=$3 stampwl=$4 init=$5
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-initramfs.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    r=$tmp/root
+    new_root "$r"
+    # shellcheck disable=SC2086 # one word per module
+    add_modules "$kdir" "$r" $MODULES
+    cp "$(dirname "$init")/pmem-setup.sh" "$r/lib/"
     cp "$stampwl" "$r/bin/stampwl"
     cp "$init" "$r/init"
     chmod 755 "$r/init" "$r/bin/stampwl"
+    pack "$r" >"$out.tmp"
+    mv "$out.tmp" "$out"
+    ;;
+lab)
+    [ $# -eq 5 ] || die "usage: mkinitramfs.sh lab OUT KERNELDIR INIT PMEM_SETUP"
+    out=$2 kdir=$3 init=$4 pmem_setup=$5
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-initramfs.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    r=$tmp/root
+    new_root "$r"
+    # shellcheck disable=SC2086 # one word per module
+    add_modules "$kdir" "$r" $LAB_MODULES
+    # the kernel loads what it asks for (fs-ext4, crypto-crc32c) through it
+    ln -sf ../bin/busybox "$r/sbin/modprobe"
+    cp "$pmem_setup" "$r/lib/pmem-setup.sh"
+    cp "$init" "$r/init"
+    chmod 755 "$r/init"
     pack "$r" >"$out.tmp"
     mv "$out.tmp" "$out"
     ;;
@@ -96,6 +165,6 @@ vmctl)
     mv "$out.tmp" "$out"
     ;;
 *)
-    die "mode '$mode' is unknown: use base or vmctl"
+    die "mode '$mode' is unknown: use base, lab or vmctl"
     ;;
 esac

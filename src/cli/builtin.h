@@ -48,6 +48,7 @@ int cmd_hook(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_info(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_kill(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_ksm_check(int argc, char **argv, struct vmctl_ctx *ctx);
+int cmd_lab(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_launch(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_list(int argc, char **argv, struct vmctl_ctx *ctx);
 int cmd_migrate(int argc, char **argv, struct vmctl_ctx *ctx);

@@ -20,6 +20,7 @@ static const struct vmctl_cmd commands[] = {
     { "info", cmd_info, "show a guest: state, accelerator and why, backing, sockets" },
     { "kill", cmd_kill, "kill a guest's QEMU and forget the guest" },
     { "ksm-check", cmd_ksm_check, "check KSM merges what it should and never guest RAM it must not" },
+    { "lab", cmd_lab, "a Linux VM with a real KVM and real DAX that runs this host's vmctl (run, shell, info)" },
     { "launch", cmd_launch, "launch a guest on a memory backing under vmctld" },
     { "list", cmd_list, "list the guests vmctld supervises" },
     { "migrate", cmd_migrate, "live-migrate a guest and prove no page was lost" },

@@ -74,6 +74,16 @@ have_qemu() { command -v "${VMCTL_QEMU:-qemu-system-x86_64}" >/dev/null 2>&1; }
 have_ksm() { [ -w /sys/kernel/mm/ksm/run ]; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
+# lab_ready: empty when `vmctl lab` can run here, else the reason it cannot
+lab_ready() {
+    have_qemu || { echo "${VMCTL_QEMU:-qemu-system-x86_64} is not installed"; return; }
+    [ -n "${VMCTL_VIRTIOFSD:-}" ] || command -v virtiofsd >/dev/null 2>&1 ||
+        [ -x /usr/lib/qemu/virtiofsd ] || [ -x /usr/libexec/virtiofsd ] ||
+        { echo "virtiofsd is not installed"; return; }
+    is_root || { echo "the lab shares the host's root: needs root"; return; }
+    [ ! -e /run/vmctl-lab/job ] || echo "already inside a lab"
+}
+
 # on_exit COMMAND: run at exit, last registered first.
 on_exit() { _tap_cleanups="$1; $_tap_cleanups"; }
 

@@ -1,0 +1,929 @@
+/* lab.c: boot a vmctl lab (see lab.h), run one command in it, stream its
+ * output back and clean up: virtiofsd and QEMU are our children, killed by
+ * pid (and by the kernel if we die: PR_SET_PDEATHSIG), and the lab's
+ * directory (NVDIMM files, job, sockets, logs) is removed. */
+#include "config.h"
+
+#include "lab.h"
+
+#include "host.h"
+#include "pmem_backend.h"
+#include "qemu_cmdline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LAB_DEFAULT_MEMORY (2 * GiB)        /* bytes of L1 RAM */
+#define LAB_DEFAULT_CPUS 2
+#define LAB_DEFAULT_HUGEPAGES 128           /* 2M pages: 256 MiB pool */
+#define LAB_DEFAULT_NVDIMM_SIZE (512 * MiB) /* bytes, each */
+#define LAB_CONSOLE_KEEP 25                 /* console lines kept for errors */
+#define LAB_SOCKET_WAIT_MS 10000            /* virtiofsd's socket must appear */
+
+/* region0: device-dax, region1: fsdax, region2: device-dax (a second DAX
+ * device, so that a guest can move from one device-dax to another) */
+static const char *const lab_nvdimm_kinds[] = { "devdax", "fsdax", "devdax" };
+
+const char *vmctl_lab_accel_name(VmctlLabAccel a)
+{
+    switch (a) {
+    case VMCTL_LAB_ACCEL_TCG:
+        return "tcg";
+    case VMCTL_LAB_ACCEL_KVM:
+        return "kvm";
+    default:
+        return "auto";
+    }
+}
+
+bool vmctl_lab_accel_parse(const char *s, VmctlLabAccel *out, GError **error)
+{
+    if (g_strcmp0(s, "auto") == 0)
+        *out = VMCTL_LAB_ACCEL_AUTO;
+    else if (g_strcmp0(s, "tcg") == 0)
+        *out = VMCTL_LAB_ACCEL_TCG;
+    else if (g_strcmp0(s, "kvm") == 0)
+        *out = VMCTL_LAB_ACCEL_KVM;
+    else {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "lab accel '%s' must be auto, tcg or kvm", s);
+        return false;
+    }
+    return true;
+}
+
+void vmctl_lab_host_probe(VmctlLabHost *host)
+{
+    static const char *const mods[] = { "kvm_intel", "kvm_amd", "kvm_pvm" };
+    VmctlAccelHost ah;
+
+    vmctl_accel_host_probe(&ah);
+    memset(host, 0, sizeof(*host));
+    host->kvm_usable = ah.kvm_usable;
+    host->kvm_pvm = ah.kvm_pvm;
+    for (size_t i = 0; i < G_N_ELEMENTS(mods); i++) {
+        g_autofree char *dir = g_strdup_printf("/sys/module/%s", mods[i]);
+        g_autofree char *p = g_strdup_printf("/sys/module/%s/parameters/nested", mods[i]);
+        g_autofree char *v = NULL;
+
+        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+            continue;
+        host->kvm_module = mods[i];
+        v = vmctl_read_file_trimmed(p, NULL);
+        if (v && (strcmp(v, "1") == 0 || strcmp(v, "Y") == 0))
+            host->nested = true;
+    }
+}
+
+bool vmctl_lab_accel_choose(VmctlLabAccel want, const VmctlLabHost *host, VmctlLabAccel *accel,
+                            const char **reason, GError **error)
+{
+    const char *why_not = NULL;
+
+    if (!host->kvm_usable)
+        why_not = "no usable /dev/kvm";
+    else if (host->kvm_pvm)
+        why_not = "the host's KVM is paravirtual (kvm_pvm): it runs only 64-bit ring-3 code natively and offers "
+                  "no SVM/VMX to a guest";
+    else if (!host->nested)
+        why_not = "the host's KVM has nested virtualization off (nested=0)";
+
+    switch (want) {
+    case VMCTL_LAB_ACCEL_TCG:
+        *accel = VMCTL_LAB_ACCEL_TCG;
+        *reason = "asked for tcg";
+        return true;
+    case VMCTL_LAB_ACCEL_KVM:
+        if (why_not) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
+                        "lab accel 'kvm' needs a KVM with nested virtualization: %s", why_not);
+            return false;
+        }
+        *accel = VMCTL_LAB_ACCEL_KVM;
+        *reason = "asked for kvm";
+        return true;
+    default:
+        break;
+    }
+    if (why_not) {
+        *accel = VMCTL_LAB_ACCEL_TCG;
+        *reason = host->kvm_pvm ? "TCG with an emulated AMD CPU with SVM and NPT: the host's KVM is paravirtual "
+                                  "(kvm_pvm), it offers no nested virtualization"
+                  : !host->kvm_usable ? "TCG with an emulated AMD CPU with SVM and NPT: no usable /dev/kvm"
+                                      : "TCG with an emulated AMD CPU with SVM and NPT: the host's KVM has nested "
+                                        "virtualization off";
+    } else {
+        *accel = VMCTL_LAB_ACCEL_KVM;
+        *reason = "KVM with nested virtualization (the host's KVM has nested=1)";
+    }
+    return true;
+}
+
+#define add vmctl_argv_add
+#define addf vmctl_argv_addf
+
+GStrv vmctl_lab_qemu_argv(const VmctlLabMachine *m)
+{
+    GPtrArray *a = g_ptr_array_new();
+    g_autoptr(GString) kinds = g_string_new(NULL);
+    g_autofree char *vfs = vmctl_qemu_opt_escape(m->virtiofs_socket);
+    uint64_t mib = m->memory / MiB;
+    const int fds[3] = { m->console_fd, m->out_fd, m->err_fd };
+
+    if (m->accel == VMCTL_LAB_ACCEL_KVM) {
+        add(a, "-accel");
+        add(a, "kvm");
+        add(a, "-cpu");
+        add(a, "host");
+    } else {
+        /* multi-threaded TCG; EPYC brings SVM with NPT, which L1's kvm_amd
+         * needs for nested paging */
+        add(a, "-accel");
+        add(a, "tcg,thread=multi");
+        add(a, "-cpu");
+        add(a, "EPYC,+svm,+npt");
+    }
+    add(a, "-nodefaults");
+    add(a, "-no-user-config");
+    add(a, "-display");
+    add(a, "none");
+    add(a, "-no-reboot");
+    add(a, "-smp");
+    addf(a, "%u", m->cpus);
+    add(a, "-machine");
+    add(a, m->n_nvdimms ? "pc,nvdimm=on,memory-backend=ram" : "pc,memory-backend=ram");
+    add(a, "-m");
+    if (m->n_nvdimms)
+        addf(a, "%" G_GUINT64_FORMAT "M,slots=%u,maxmem=%" G_GUINT64_FORMAT "M", mib, m->n_nvdimms,
+             mib + m->n_nvdimms * (m->nvdimm_size / MiB));
+    else
+        addf(a, "%" G_GUINT64_FORMAT "M", mib);
+    /* vhost-user (virtiofs) needs guest RAM that virtiofsd can map */
+    add(a, "-object");
+    addf(a, "memory-backend-memfd,id=ram,size=%" G_GUINT64_FORMAT "M,share=on", mib);
+    for (unsigned i = 0; i < m->n_nvdimms; i++) {
+        g_autofree char *p = vmctl_qemu_opt_escape(m->nvdimm_paths[i]);
+        add(a, "-object");
+        addf(a, "memory-backend-file,id=nv%u,mem-path=%s,size=%" G_GUINT64_FORMAT "M,share=on", i, p,
+             m->nvdimm_size / MiB);
+        add(a, "-device");
+        addf(a, "nvdimm,id=nvdimm%u,memdev=nv%u", i, i);
+        g_string_append_printf(kinds, "%s%s", i ? "," : "", m->nvdimm_kinds[i]);
+    }
+    add(a, "-chardev");
+    addf(a, "socket,id=vfs,path=%s", vfs);
+    add(a, "-device");
+    add(a, "vhost-user-fs-pci,chardev=vfs,tag=hostroot");
+    add(a, "-kernel");
+    add(a, m->kernel);
+    add(a, "-initrd");
+    add(a, m->initrd);
+    add(a, "-append");
+    addf(a,
+         "console=ttyS0 panic=-1 loglevel=4 no_timer_check hugepages=%u vmctl.lab.nvdimms=%s "
+         "vmctl.lab.tag=hostroot vmctl.lab.job=%s",
+         m->hugepages, kinds->len ? kinds->str : "none", m->job);
+    /* ttyS0: console, ttyS1: the command's stdout, ttyS2: its stderr */
+    for (unsigned i = 0; i < 3; i++) {
+        add(a, "-chardev");
+        addf(a, "socket,id=tty%u,fd=%d", i, fds[i]);
+        add(a, "-device");
+        addf(a, "isa-serial,chardev=tty%u,index=%u", i, i);
+    }
+    g_ptr_array_add(a, NULL);
+    return (GStrv)g_ptr_array_free(a, FALSE);
+}
+
+static bool sh_name(const char *s, size_t n)
+{
+    if (n == 0 || !(g_ascii_isalpha(s[0]) || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!(g_ascii_isalnum(s[i]) || s[i] == '_'))
+            return false;
+    return true;
+}
+
+char *vmctl_lab_job_text(char *const *argv, const char *cwd, char *const *envp, bool interactive)
+{
+    /* set by lab/init or meaningless inside L1 */
+    static const char *const skip[] = { "PWD", "OLDPWD", "SHLVL", "_", "PATH_LAB_INIT" };
+    GString *s = g_string_new("# vmctl lab job: sourced by lab/init's stage 2\n");
+
+    for (char *const *e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        g_autofree char *name = NULL, *q = NULL;
+        bool skipped = false;
+
+        if (!eq || !sh_name(*e, eq - *e))
+            continue;
+        name = g_strndup(*e, eq - *e);
+        for (size_t i = 0; i < G_N_ELEMENTS(skip); i++)
+            skipped |= strcmp(name, skip[i]) == 0;
+        if (skipped)
+            continue;
+        q = g_shell_quote(eq + 1);
+        g_string_append_printf(s, "export %s=%s\n", name, q);
+    }
+    g_string_append(s, "set --");
+    for (char *const *a = argv; *a; a++) {
+        g_autofree char *q = g_shell_quote(*a);
+        g_string_append_printf(s, " %s", q);
+    }
+    {
+        g_autofree char *q = g_shell_quote(cwd);
+        g_autofree char *msg = g_strdup_printf("vmctl lab: working directory '%s' does not exist in the lab", cwd);
+        g_autofree char *qmsg = g_shell_quote(msg);
+        /* PID 1 sources this: never `exit` here */
+        g_string_append_printf(s, "\ncd %s || set -- sh -c 'echo \"$1\" >&2; exit 126' sh %s", q, qmsg);
+    }
+    g_string_append_printf(s, "\nLAB_INTERACTIVE=%d\n", interactive ? 1 : 0);
+    return g_string_free(s, FALSE);
+}
+
+void vmctl_lab_options_default(VmctlLabOptions *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->kernel = "bookworm";
+    o->accel = VMCTL_LAB_ACCEL_AUTO;
+    o->memory = LAB_DEFAULT_MEMORY;
+    o->cpus = LAB_DEFAULT_CPUS;
+    o->hugepages = LAB_DEFAULT_HUGEPAGES;
+    o->nvdimm_size = LAB_DEFAULT_NVDIMM_SIZE;
+}
+
+bool vmctl_lab_inside(void)
+{
+    return g_file_test("/run/vmctl-lab/job", G_FILE_TEST_EXISTS);
+}
+
+/* ---- where the lab's scripts and images are ------------------------------ */
+
+static char *self_dir(void)
+{
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+
+    return self ? g_path_get_dirname(self) : NULL;
+}
+
+/* Running from the build tree: the scripts are in the source tree. */
+static bool in_build_tree(void)
+{
+    g_autofree char *dir = self_dir();
+
+    return dir && strcmp(dir, VMCTL_ABS_BUILDDIR) == 0;
+}
+
+static char *script_dir(void)
+{
+    const char *env = g_getenv("VMCTL_LAB_DIR");
+
+    if (env && *env)
+        return g_strdup(env);
+    if (in_build_tree())
+        return g_build_filename(VMCTL_ABS_SRCDIR, "lab", NULL);
+    return g_build_filename(VMCTL_DATADIR, "lab", NULL);
+}
+
+static char *cache_dir(void)
+{
+    const char *env = g_getenv("VMCTL_LAB_CACHE");
+
+    if (env && *env)
+        return g_strdup(env);
+    if (in_build_tree())
+        return g_build_filename(VMCTL_ABS_BUILDDIR, "lab", "cache", NULL);
+    if (geteuid() == 0)
+        return g_strdup("/var/cache/vmctl/lab");
+    return g_build_filename(g_get_user_cache_dir(), "vmctl", "lab", NULL);
+}
+
+/* mkimage.sh's stderr, line by line: every line but the last goes to
+ * `progress` as it comes; the last is held, because on failure it is the
+ * builder's one-line reason and becomes part of our error instead. */
+struct image_lines {
+    GString *partial;
+    char *held;
+    void (*progress)(const char *line, void *data);
+    void *data;
+};
+
+static void image_line(struct image_lines *l, const char *line)
+{
+    if (l->held && l->progress)
+        l->progress(l->held, l->data);
+    g_free(l->held);
+    l->held = g_strdup(line);
+}
+
+static void image_err_data(struct image_lines *l, const char *buf, size_t n)
+{
+    char *nl;
+
+    g_string_append_len(l->partial, buf, n);
+    while ((nl = memchr(l->partial->str, '\n', l->partial->len))) {
+        g_autofree char *line = g_strndup(l->partial->str, nl - l->partial->str);
+        image_line(l, line);
+        g_string_erase(l->partial, 0, nl - l->partial->str + 1);
+    }
+}
+
+char *vmctl_lab_image(const char *kernel, void (*progress)(const char *line, void *data), void *data,
+                      GError **error)
+{
+    g_autofree char *dir = script_dir();
+    g_autofree char *script = g_build_filename(dir, "mkimage.sh", NULL);
+    g_autofree char *cache = cache_dir();
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_auto(GStrv) envp = g_get_environ();
+    const char *argv[] = { "/bin/sh", script, kernel, cache, NULL };
+    struct image_lines lines = { g_string_new(NULL), NULL, progress, data };
+    int fds[2] = { -1, -1 }, status = 0;
+    GPid pid;
+    char *ret = NULL;
+
+    if (!g_file_test(script, G_FILE_TEST_IS_REGULAR)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "lab image builder '%s' does not exist", script);
+        goto out;
+    }
+    if (in_build_tree() && !g_environ_getenv(envp, "VMCTL_LAB_DEB_DIRS")) {
+        /* the Linux test guest's kernel package, already downloaded */
+        g_autofree char *debs = g_build_filename(VMCTL_ABS_BUILDDIR, "guest-tests", "linux", "kernel", NULL);
+        envp = g_environ_setenv(envp, "VMCTL_LAB_DEB_DIRS", debs, TRUE);
+    }
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL,
+                                  &fds[0], &fds[1], error))
+        goto out;
+    while (fds[0] >= 0 || fds[1] >= 0) {
+        struct pollfd p[2] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 } };
+        char buf[4096];
+
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++) {
+            ssize_t n;
+            if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            n = read(fds[i], buf, sizeof(buf));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(fds[i]);
+                fds[i] = -1;
+            } else if (i == 0) {
+                g_string_append_len(out, buf, n);
+            } else {
+                image_err_data(&lines, buf, n);
+            }
+        }
+    }
+    waitpid(pid, &status, 0);
+    if (lines.partial->len)
+        image_line(&lines, lines.partial->str);
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        /* the builder's last line is its reason: "mkimage: REASON" */
+        const char *why = lines.held ? lines.held : "";
+        if (g_str_has_prefix(why, "mkimage: "))
+            why += strlen("mkimage: ");
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "lab image of kernel '%s' could not be made: %s", kernel,
+                    *why ? why : "the image builder failed");
+        goto out;
+    }
+    if (lines.held && progress)
+        progress(lines.held, data);
+    g_strstrip(out->str);
+    if (!*out->str || !g_file_test(out->str, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "lab image builder '%s' named no image directory",
+                    script);
+        goto out;
+    }
+    ret = g_strdup(out->str);
+out:
+    g_string_free(lines.partial, TRUE);
+    g_free(lines.held);
+    return ret;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+/* A lab's directory holds only files (job, socket, logs, pid). */
+static void remove_dir(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, name, NULL);
+        g_unlink(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_rmdir(dir);
+}
+
+/* A vmctl killed by SIGKILL cannot clean up: its QEMU and virtiofsd die
+ * with it (PR_SET_PDEATHSIG), and the next lab removes its directory. */
+static void sweep_stale(void)
+{
+    const char *tmp = g_get_tmp_dir();
+    GDir *d = g_dir_open(tmp, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *dir = NULL, *pidf = NULL, *pid = NULL;
+        struct stat st;
+
+        if (!g_str_has_prefix(name, "vmctl-lab-"))
+            continue;
+        dir = g_build_filename(tmp, name, NULL);
+        pidf = g_build_filename(dir, "pid", NULL);
+        if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        pid = vmctl_read_file_trimmed(pidf, NULL);
+        if (pid && atoi(pid) > 0 && (kill(atoi(pid), 0) == 0 || errno != ESRCH))
+            continue;
+        if (!pid && time(NULL) - st.st_mtime < 60)
+            continue; /* a lab being made right now */
+        remove_dir(dir);
+    }
+    if (d)
+        g_dir_close(d);
+}
+
+
+struct VmctlLab {
+    char *dir;          /* the lab's own directory: removed at the end */
+    char *image_dir;
+    char *kernel_name;  /* as asked */
+    char *kernel_line;  /* the image's "kernel" file: NAME PACKAGE VERSION */
+    char *release;
+    VmctlLabAccel accel;
+    const char *accel_reason;
+    GPid qemu_pid, vfs_pid;
+    int console, out, err; /* our ends of the three serial sockets */
+    uint64_t start_ns, ready_ns, end_ns;
+    GString *console_buf;  /* a partial console line */
+    GQueue *console_tail;  /* the last LAB_CONSOLE_KEEP lines */
+    int console_log;       /* fd of console.log in dir */
+    GPtrArray *pmem;       /* "LAB PMEM ..." lines, without the prefix */
+    char *kvm_line;
+    char *error_line;      /* "LAB ERROR ..." */
+    bool has_status;
+    int status;
+};
+
+static void child_setup(gpointer data)
+{
+    (void)data;
+    /* our children die with us, and a terminal's Ctrl-C reaches only us:
+     * we decide how the lab ends */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    setpgid(0, 0);
+}
+
+static const char *virtiofsd_binary(void)
+{
+    static const char *const known[] = { "/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd" };
+    const char *env = g_getenv("VMCTL_VIRTIOFSD");
+    static char *found;
+
+    if (env && *env)
+        return env;
+    if (!found)
+        found = g_find_program_in_path("virtiofsd");
+    if (found)
+        return found;
+    for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
+        if (g_file_test(known[i], G_FILE_TEST_IS_EXECUTABLE))
+            return known[i];
+    return NULL;
+}
+
+static bool spawn(char **argv, int out_fd, const int *src, const int *dst, size_t n, GPid *pid, GError **error)
+{
+    return g_spawn_async_with_pipes_and_fds(NULL, (const char *const *)argv, NULL,
+                                            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL, child_setup,
+                                            NULL, -1, out_fd, out_fd, src, dst, n, pid, NULL, NULL, NULL, error);
+}
+
+static bool start_virtiofsd(VmctlLab *lab, const char *sock, int log_fd, GError **error)
+{
+    const char *bin = virtiofsd_binary();
+    g_autofree char *help = NULL;
+    g_autofree char *sockopt = g_strdup_printf("--socket-path=%s", sock);
+    uint64_t deadline;
+
+    if (!bin) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND,
+                    "virtiofsd is not installed (QEMU 7.2's is /usr/lib/qemu/virtiofsd; or set VMCTL_VIRTIOFSD)");
+        return false;
+    }
+    /* the Rust virtiofsd and QEMU's C one name their options differently;
+     * the host's root is shared as is, so chroot, not a pivot_root into / */
+    {
+        const char *hv[] = { bin, "--help", NULL };
+        g_spawn_sync(NULL, (char **)hv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &help, NULL, NULL, NULL);
+    }
+    if (help && strstr(help, "--shared-dir")) {
+        char *argv[] = { (char *)bin, sockopt, (char *)"--shared-dir=/", (char *)"--cache=always",
+                         (char *)"--sandbox=chroot", NULL };
+        if (!spawn(argv, log_fd, NULL, NULL, 0, &lab->vfs_pid, error))
+            return false;
+    } else {
+        char *argv[] = { (char *)bin, sockopt, (char *)"-o", (char *)"source=/", (char *)"-o",
+                         (char *)"cache=always", (char *)"-o", (char *)"sandbox=chroot", NULL };
+        if (!spawn(argv, log_fd, NULL, NULL, 0, &lab->vfs_pid, error))
+            return false;
+    }
+    deadline = vmctl_now_ns() + LAB_SOCKET_WAIT_MS * 1000000ULL;
+    while (!g_file_test(sock, G_FILE_TEST_EXISTS)) {
+        if (waitpid(lab->vfs_pid, NULL, WNOHANG) == lab->vfs_pid) {
+            lab->vfs_pid = 0;
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "virtiofsd '%s' exited before it listened", bin);
+            return false;
+        }
+        if (vmctl_now_ns() > deadline) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "virtiofsd '%s' made no socket in %d ms", bin,
+                        LAB_SOCKET_WAIT_MS);
+            return false;
+        }
+        g_usleep(20 * 1000);
+    }
+    return true;
+}
+
+static char *read_image_file(const char *image_dir, const char *name)
+{
+    g_autofree char *p = g_build_filename(image_dir, name, NULL);
+
+    return vmctl_read_file_trimmed(p, NULL);
+}
+
+VmctlLab *vmctl_lab_start(const VmctlLabOptions *o, const char *image_dir, char *const *argv, const char *cwd,
+                          char *const *envp, GError **error)
+{
+    g_autoptr(VmctlLab) lab = g_new0(VmctlLab, 1);
+    VmctlLabHost host;
+    VmctlLabMachine m = { 0 };
+    g_autofree char *job = NULL, *job_path = NULL, *sock = NULL, *kernel = NULL, *initrd = NULL, *log = NULL;
+    g_autofree char *clog = NULL;
+    g_autoptr(GPtrArray) nv_paths = g_ptr_array_new_with_free_func(g_free);
+    g_auto(GStrv) qargv = NULL;
+    g_autoptr(GPtrArray) full = NULL;
+    int pairs[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+    int src[3 + VMCTL_LAB_MAX_NVDIMMS], dst[3 + VMCTL_LAB_MAX_NVDIMMS];
+    int nv_fds[VMCTL_LAB_MAX_NVDIMMS] = { -1, -1, -1, -1 };
+    int log_fd = -1;
+    bool ok = false;
+
+    lab->console = lab->out = lab->err = lab->console_log = -1;
+    lab->console_buf = g_string_new(NULL);
+    lab->console_tail = g_queue_new();
+    lab->pmem = g_ptr_array_new_with_free_func(g_free);
+    lab->kernel_name = g_strdup(o->kernel);
+    lab->image_dir = g_strdup(image_dir);
+    lab->kernel_line = read_image_file(image_dir, "kernel");
+    lab->release = read_image_file(image_dir, "release");
+
+    vmctl_lab_host_probe(&host);
+    if (!vmctl_lab_accel_choose(o->accel, &host, &lab->accel, &lab->accel_reason, error))
+        return NULL;
+    sweep_stale();
+    lab->dir = g_dir_make_tmp("vmctl-lab-XXXXXX", error);
+    if (!lab->dir)
+        return NULL;
+    if (strpbrk(lab->dir, " \t\n")) {
+        /* the job's path goes on L1's kernel command line */
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                    "lab directory '%s' must not contain white space (set TMPDIR)", lab->dir);
+        return NULL;
+    }
+    chmod(lab->dir, 0700);
+    {
+        g_autofree char *pidf = g_build_filename(lab->dir, "pid", NULL);
+        g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
+        if (!g_file_set_contents(pidf, pid, -1, error))
+            return NULL;
+    }
+
+    job = vmctl_lab_job_text(argv, cwd, envp, o->interactive);
+    job_path = g_build_filename(lab->dir, "job", NULL);
+    if (!g_file_set_contents(job_path, job, -1, error))
+        return NULL;
+    kernel = g_build_filename(image_dir, "vmlinuz", NULL);
+    initrd = g_build_filename(image_dir, "initramfs.cpio.zst", NULL);
+    sock = g_build_filename(lab->dir, "virtiofs.sock", NULL);
+    log = g_build_filename(lab->dir, "qemu.log", NULL);
+    clog = g_build_filename(lab->dir, "console.log", NULL);
+    log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    lab->console_log = open(clog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0 || lab->console_log < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "lab log in '%s' cannot be made: %s", lab->dir,
+                    g_strerror(errno));
+        goto out;
+    }
+
+    m.accel = lab->accel;
+    m.memory = o->memory;
+    m.cpus = o->cpus;
+    m.hugepages = o->hugepages;
+    m.nvdimm_size = o->nvdimm_size;
+    m.n_nvdimms = G_N_ELEMENTS(lab_nvdimm_kinds);
+    /* the NVDIMM files are unlinked at once and reach QEMU as open fds
+     * (mem-path=/dev/fd/N): whatever ends the lab, nothing large is left */
+    for (unsigned i = 0; i < m.n_nvdimms; i++) {
+        g_autofree char *p = g_strdup_printf("%s/nvdimm%u.img", lab->dir, i);
+        int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+        if (fd >= 0)
+            nv_fds[i] = fd;
+        if (fd < 0 || unlink(p) < 0 || ftruncate(fd, (off_t)o->nvdimm_size) < 0) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "NVDIMM file '%s' cannot be made: %s", p,
+                        g_strerror(errno));
+            goto out;
+        }
+        src[3 + i] = fd;
+        dst[3 + i] = 6 + i; /* QEMU's fds 6, 7, ... */
+        g_ptr_array_add(nv_paths, g_strdup_printf("/dev/fd/%d", dst[3 + i]));
+        m.nvdimm_kinds[i] = lab_nvdimm_kinds[i];
+        m.nvdimm_paths[i] = nv_paths->pdata[i];
+    }
+    m.kernel = kernel;
+    m.initrd = initrd;
+    m.virtiofs_socket = sock;
+    m.job = job_path;
+    for (int i = 0; i < 3; i++) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) < 0) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "socketpair failed: %s", g_strerror(errno));
+            goto out;
+        }
+        src[i] = pairs[i][1];
+        dst[i] = 3 + i; /* QEMU's fds 3, 4, 5 */
+    }
+    m.console_fd = dst[0];
+    m.out_fd = dst[1];
+    m.err_fd = dst[2];
+
+    if (!start_virtiofsd(lab, sock, log_fd, error))
+        goto out;
+    qargv = vmctl_lab_qemu_argv(&m);
+    full = g_ptr_array_new();
+    g_ptr_array_add(full, (gpointer)vmctl_qemu_binary());
+    for (char **a = qargv; *a; a++)
+        g_ptr_array_add(full, *a);
+    g_ptr_array_add(full, NULL);
+    lab->start_ns = vmctl_now_ns();
+    if (!spawn((char **)full->pdata, log_fd, src, dst, 3 + m.n_nvdimms, &lab->qemu_pid, error))
+        goto out;
+    lab->console = pairs[0][0];
+    lab->out = pairs[1][0];
+    lab->err = pairs[2][0];
+    pairs[0][0] = pairs[1][0] = pairs[2][0] = -1;
+    ok = true;
+out:
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++)
+            if (pairs[i][j] >= 0)
+                close(pairs[i][j]);
+    for (unsigned i = 0; i < VMCTL_LAB_MAX_NVDIMMS; i++)
+        if (nv_fds[i] >= 0)
+            close(nv_fds[i]);
+    if (log_fd >= 0)
+        close(log_fd);
+    return ok ? g_steal_pointer(&lab) : NULL;
+}
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= w;
+    }
+    return true;
+}
+
+static void console_line(VmctlLab *lab, const char *line)
+{
+    g_queue_push_tail(lab->console_tail, g_strdup(line));
+    while (g_queue_get_length(lab->console_tail) > LAB_CONSOLE_KEEP)
+        g_free(g_queue_pop_head(lab->console_tail));
+    if (!g_str_has_prefix(line, "LAB "))
+        return;
+    line += 4;
+    if (g_str_has_prefix(line, "READY"))
+        lab->ready_ns = vmctl_now_ns();
+    else if (g_str_has_prefix(line, "EXIT rc=")) {
+        lab->has_status = true;
+        lab->status = atoi(line + 8);
+    } else if (g_str_has_prefix(line, "PMEM "))
+        g_ptr_array_add(lab->pmem, g_strdup(line + 5));
+    else if (g_str_has_prefix(line, "KVM ")) {
+        g_free(lab->kvm_line);
+        lab->kvm_line = g_strdup(line + 4);
+    } else if (g_str_has_prefix(line, "ERROR ")) {
+        g_free(lab->error_line);
+        lab->error_line = g_strdup(line + 6);
+    }
+}
+
+static void console_data(VmctlLab *lab, const char *buf, size_t n)
+{
+    char *nl;
+
+    write_all(lab->console_log, buf, n);
+    g_string_append_len(lab->console_buf, buf, n);
+    while ((nl = memchr(lab->console_buf->str, '\n', lab->console_buf->len))) {
+        g_autofree char *line = g_strndup(lab->console_buf->str, nl - lab->console_buf->str);
+        g_strchomp(line);
+        console_line(lab, line);
+        g_string_erase(lab->console_buf, 0, nl - lab->console_buf->str + 1);
+    }
+}
+
+static char *console_tail(const VmctlLab *lab)
+{
+    GString *s = g_string_new(NULL);
+
+    for (GList *l = lab->console_tail->head; l; l = l->next)
+        g_string_append_printf(s, "\n  %s", (const char *)l->data);
+    return g_string_free(s, FALSE);
+}
+
+static void kill_child(GPid *pid)
+{
+    if (*pid <= 0)
+        return;
+    kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+    *pid = 0;
+}
+
+bool vmctl_lab_wait(VmctlLab *lab, int in_fd, int out_fd, int err_fd, int cancel_fd, unsigned timeout_s,
+                    int *status, GError **error)
+{
+    uint64_t deadline = timeout_s ? lab->start_ns + (uint64_t)timeout_s * 1000000000ULL : 0;
+    const char *stopped = NULL;
+    char buf[65536];
+
+    while (lab->console >= 0 || lab->out >= 0 || lab->err >= 0) {
+        struct pollfd p[5];
+        int *fds[3] = { &lab->console, &lab->out, &lab->err };
+        int n = 0, r;
+
+        for (int i = 0; i < 3; i++)
+            p[n++] = (struct pollfd){ .fd = *fds[i], .events = POLLIN };
+        p[n++] = (struct pollfd){ .fd = in_fd >= 0 && lab->out >= 0 ? in_fd : -1, .events = POLLIN };
+        p[n++] = (struct pollfd){ .fd = cancel_fd, .events = POLLIN };
+        r = poll(p, n, 200);
+        if (r < 0 && errno != EINTR) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "poll failed: %s", g_strerror(errno));
+            return false;
+        }
+        if (cancel_fd >= 0 && (p[4].revents & POLLIN)) {
+            stopped = "cancelled";
+            break;
+        }
+        if (deadline && vmctl_now_ns() > deadline) {
+            stopped = "timed out";
+            break;
+        }
+        for (int i = 0; i < 3; i++) {
+            ssize_t got;
+
+            if (*fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            got = read(*fds[i], buf, sizeof(buf));
+            if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (got <= 0) {
+                close(*fds[i]);
+                *fds[i] = -1;
+                continue;
+            }
+            if (i == 0)
+                console_data(lab, buf, got);
+            else
+                write_all(i == 1 ? out_fd : err_fd, buf, got);
+        }
+        if (in_fd >= 0 && (p[3].revents & (POLLIN | POLLHUP))) {
+            ssize_t got = read(in_fd, buf, sizeof(buf));
+            if (got > 0 && lab->out >= 0)
+                write_all(lab->out, buf, got);
+            else if (got == 0)
+                in_fd = -1;
+        }
+    }
+    if (stopped) {
+        kill_child(&lab->qemu_pid);
+    } else if (lab->qemu_pid > 0) {
+        waitpid(lab->qemu_pid, NULL, 0);
+        lab->qemu_pid = 0;
+    }
+    lab->end_ns = vmctl_now_ns();
+    if (lab->console_buf->len)
+        console_line(lab, lab->console_buf->str);
+    if (stopped || !lab->has_status) {
+        g_autofree char *tail = console_tail(lab);
+        g_autofree char *qlog_path = g_build_filename(lab->dir, "qemu.log", NULL);
+        g_autofree char *qlog = NULL;
+        g_autofree char *why = NULL;
+
+        g_file_get_contents(qlog_path, &qlog, NULL, NULL);
+        if (stopped)
+            why = g_strdup(stopped);
+        else if (lab->error_line)
+            why = g_strdup_printf("its init failed: %s", lab->error_line);
+        else if (qlog && *qlog)
+            why = g_strdup_printf("QEMU said: %s", g_strstrip(qlog));
+        else
+            why = g_strdup("it gave no exit status");
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "lab (kernel '%s') ended before its command did: %s%s%s",
+                    lab->kernel_name, why, *tail ? "; last console lines:" : "", tail);
+        return false;
+    }
+    *status = lab->status;
+    return true;
+}
+
+json_object *vmctl_lab_to_json(const VmctlLab *lab)
+{
+    json_object *o = json_object_new_object();
+    json_object *pmem = json_object_new_array();
+    g_auto(GStrv) k = lab->kernel_line ? g_strsplit(lab->kernel_line, " ", 3) : NULL;
+
+    vmctl_json_add_str(o, "kernel", lab->kernel_name);
+    if (k && k[0] && k[1] && k[2]) {
+        vmctl_json_add_str(o, "kernel_package", k[1]);
+        vmctl_json_add_str(o, "kernel_version", k[2]);
+    }
+    if (lab->release)
+        vmctl_json_add_str(o, "release", lab->release);
+    vmctl_json_add_str(o, "accel", vmctl_lab_accel_name(lab->accel));
+    vmctl_json_add_str(o, "accel_reason", lab->accel_reason);
+    if (lab->kvm_line)
+        vmctl_json_add_str(o, "kvm", lab->kvm_line);
+    for (guint i = 0; i < lab->pmem->len; i++)
+        json_object_array_add(pmem, json_object_new_string(lab->pmem->pdata[i]));
+    json_object_object_add(o, "pmem", pmem);
+    if (lab->ready_ns)
+        vmctl_json_add_u64(o, "boot_ns", lab->ready_ns - lab->start_ns);
+    if (lab->end_ns)
+        vmctl_json_add_u64(o, "total_ns", lab->end_ns - lab->start_ns);
+    if (lab->has_status)
+        vmctl_json_add_i64(o, "exit_status", lab->status);
+    return o;
+}
+
+void vmctl_lab_free(VmctlLab *lab)
+{
+    if (!lab)
+        return;
+    kill_child(&lab->qemu_pid);
+    kill_child(&lab->vfs_pid);
+    for (int *fd = &lab->console; fd <= &lab->err; fd++)
+        if (*fd >= 0)
+            close(*fd);
+    if (lab->console_log >= 0)
+        close(lab->console_log);
+    if (lab->dir)
+        remove_dir(lab->dir);
+    g_free(lab->dir);
+    g_free(lab->image_dir);
+    g_free(lab->kernel_name);
+    g_free(lab->kernel_line);
+    g_free(lab->release);
+    g_string_free(lab->console_buf, TRUE);
+    g_queue_free_full(lab->console_tail, g_free);
+    g_ptr_array_unref(lab->pmem);
+    g_free(lab->kvm_line);
+    g_free(lab->error_line);
+    g_free(lab);
+}
+
+json_object *vmctl_lab_facts(void)
+{
+    json_object *o = json_object_new_object();
+    g_autoptr(GError) error = NULL;
+    json_object *backends = vmctl_backend_list(&error);
+
+    json_object_object_add(o, "host", vmctl_host_facts());
+    if (backends)
+        json_object_object_add(o, "backends", backends);
+    else
+        vmctl_json_add_str(o, "backends_error", error->message);
+    return o;
+}
