@@ -437,6 +437,13 @@ static void judge_summary(VmctlAccessedResult *r, VmctlAccessedVerdict v, const 
         result_set(r, v, "%s: no page was read", mech);
 }
 
+/* Memory whose pages are not on the LRU: page_idle and DAMON (paddr)
+ * look only at LRU folios, so they cannot see these at all. */
+static bool off_lru(const char *kind)
+{
+    return vmctl_wss_kind_is_dax(kind) || (kind && g_str_has_prefix(kind, "hugetlbfs"));
+}
+
 static void probe_mapped(VmctlAccessedResult *r, struct slot *s, const VmctlWssHost *h, VmctlWssMechanism m,
                          bool accessed)
 {
@@ -456,8 +463,11 @@ static void probe_mapped(VmctlAccessedResult *r, struct slot *s, const VmctlWssH
     vmctl_json_add_u64(r->evidence, "granule_pages", granule);
     if (!accessed || !frames) {
         g_autofree char *why = no_mechanism(h);
-        result_set(r, VMCTL_ACCESSED_NA, "%s%s; %s", why,
+        result_set(r, VMCTL_ACCESSED_NA, "%s%s%s; %s", why,
                    h->page_idle && !frames ? " (frame numbers in /proc/self/pagemap need CAP_SYS_ADMIN)" : "",
+                   vmctl_wss_kind_is_dax(h->backend_kind)
+                       ? " (and DAX pages are ZONE_DEVICE, not on the LRU that page_idle and DAMON read)"
+                       : "",
                    host_line->str);
         return;
     }
@@ -476,6 +486,18 @@ static void probe_mapped(VmctlAccessedResult *r, struct slot *s, const VmctlWssH
         v = t.missed || t.false_seen ? VMCTL_ACCESSED_FAIL : VMCTL_ACCESSED_PASS;
     }
     add_tally(r->evidence, &t);
+    if (v == VMCTL_ACCESSED_FAIL && t.seen_touched == 0 && t.false_seen == 0 && off_lru(h->backend_kind)) {
+        /* measured blind, and the kernel says why: say so plainly, a
+         * limit of the mechanism on this memory, not a wrong answer */
+        vmctl_json_add_bool(r->evidence, "measured_blind", true);
+        result_set(r, VMCTL_ACCESSED_NA,
+                   "%s saw none of the %" G_GUINT64_FORMAT " pages the guest read (measured): %s pages are not on "
+                   "the LRU, which %s reads; only writes can be tracked there (dirty log)",
+                   vmctl_wss_mechanism_name(m), t.touched,
+                   vmctl_wss_kind_is_dax(h->backend_kind) ? "DAX (ZONE_DEVICE)" : "hugetlbfs",
+                   vmctl_wss_mechanism_name(m));
+        return;
+    }
     judge_summary(r, v, vmctl_wss_mechanism_name(m), &t);
 }
 
@@ -495,13 +517,15 @@ VmctlAccessedResult *vmctl_accessed_probe(const char *spec, uint64_t size, bool 
 
     vmctl_wss_host_probe(&h);
     h.backend_kind = spec_kind(spec);
-    m = vmctl_wss_choose(&h, &accessed, &why);
-    add_probed(r->evidence, &h, why);
-    if (vmctl_wss_kind_is_dax(h.backend_kind)) {
-        result_set(r, VMCTL_ACCESSED_NA, "DAX backing '%s': ZONE_DEVICE pages are not on the LRU, invisible to "
-                   "page_idle and DAMON; only writes can be tracked (dirty log)", spec);
-        return r;
+    {
+        /* DAX is measured like any memory, not assumed: the same mechanism
+         * is asked to see the pages the guest read (probe_mapped says what
+         * it saw, and why, with the evidence) */
+        VmctlWssHost any = h;
+        any.backend_kind = NULL;
+        m = vmctl_wss_choose(&any, &accessed, &why);
     }
+    add_probed(r->evidence, &h, why);
     b = vmctl_probe_backing_open(spec, size, &err);
     if (!b) {
         result_set(r, !given && g_error_matches(err, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED) ? VMCTL_ACCESSED_NA

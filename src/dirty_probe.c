@@ -257,7 +257,7 @@ static void huge_verdict(struct probe *p)
         r->huge_verdict = g_strdup("not applicable: the backing has 4K pages");
     else if (hb == 0)
         r->huge_verdict = g_strdup("not applicable: KVM mapped this huge-page backing with 4K pages only before "
-                                   "dirty logging (pages_2m and pages_1g stayed 0: the host MMU maps 4K only)");
+                                   "dirty logging (pages_2m and pages_1g stayed 0)");
     else {
         r->huge_applicable = true;
         r->huge_verdict = g_strdup_printf("huge mappings %" G_GUINT64_FORMAT " before, %" G_GUINT64_FORMAT

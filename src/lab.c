@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -926,4 +927,49 @@ json_object *vmctl_lab_facts(void)
     else
         vmctl_json_add_str(o, "backends_error", error->message);
     return o;
+}
+
+char *vmctl_lab_read_fd(int fd)
+{
+    GString *s = g_string_new(NULL);
+    char buf[65536];
+    ssize_t n;
+
+    lseek(fd, 0, SEEK_SET);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        g_string_append_len(s, buf, n);
+    return g_string_free(s, FALSE);
+}
+
+bool vmctl_lab_run_capture(const VmctlLabOptions *o, char *const *argv, const char *cwd, int cancel_fd,
+                           unsigned timeout_s, void (*progress)(const char *line, void *data), void *data,
+                           char **out, char **err, int *status, json_object **lab_json, GError **error)
+{
+    g_autofree char *image = vmctl_lab_image(o->kernel, progress, data, error);
+    g_auto(GStrv) envp = g_get_environ();
+    g_autoptr(VmctlLab) lab = NULL;
+    int ofd = -1, efd = -1;
+    bool ok = false;
+
+    if (!image)
+        return false;
+    ofd = memfd_create("lab-stdout", MFD_CLOEXEC);
+    efd = memfd_create("lab-stderr", MFD_CLOEXEC);
+    if (ofd < 0 || efd < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "memfd_create failed: %s", g_strerror(errno));
+        goto out;
+    }
+    lab = vmctl_lab_start(o, image, argv, cwd, envp, error);
+    if (!lab)
+        goto out;
+    ok = vmctl_lab_wait(lab, -1, ofd, efd, cancel_fd, timeout_s, status, error);
+    *out = vmctl_lab_read_fd(ofd);
+    *err = vmctl_lab_read_fd(efd);
+    *lab_json = vmctl_lab_to_json(lab);
+out:
+    if (ofd >= 0)
+        close(ofd);
+    if (efd >= 0)
+        close(efd);
+    return ok;
 }

@@ -117,3 +117,16 @@ json_object *vmctl_lab_facts(void);
 
 /* True inside a lab (lab/init's stage 2 made /run/vmctl-lab). */
 bool vmctl_lab_inside(void);
+
+/* Boot a lab for argv (run in `cwd`, with this process's environment) and
+ * collect the command's stdout and stderr whole: the image, start, pump
+ * and teardown in one call (cancel_fd and timeout_s as for
+ * vmctl_lab_wait). On success *status is the command's exit status. *out,
+ * *err and *lab_json (vmctl_lab_to_json) are set whenever a lab started,
+ * also when it then failed. */
+bool vmctl_lab_run_capture(const VmctlLabOptions *o, char *const *argv, const char *cwd, int cancel_fd,
+                           unsigned timeout_s, void (*progress)(const char *line, void *data), void *data,
+                           char **out, char **err, int *status, json_object **lab_json, GError **error);
+
+/* A whole file descriptor's contents from its start (memfd, file). */
+char *vmctl_lab_read_fd(int fd);

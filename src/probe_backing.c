@@ -297,13 +297,26 @@ static bool open_fsdax(struct vmctl_probe_backing *b, const char *path, GError *
     }
     if (!size_fd(b, error))
         return false;
+    /* a new file is allocated whole: DAX maps 2M pages only over allocated,
+     * 2M-aligned extents (so a sparse file would say nothing about huge
+     * mappings) */
+    if (b->unlink_path && (errno = posix_fallocate(b->fd, 0, (off_t)b->size)) != 0) {
+        set_fail(error, b, VMCTL_ERROR_FAILED, "fallocate of '%s' (%" G_GUINT64_FORMAT " bytes) failed: %s", path,
+                 b->size, g_strerror(errno));
+        return false;
+    }
     /* MAP_SYNC is only accepted on a DAX mapping: the proof the file is on fsdax. */
     if (!map_shared_fd(b, MAP_SHARED_VALIDATE | MAP_SYNC, error)) {
         g_clear_error(error);
         set_fail(error, b, VMCTL_ERROR_UNSUPPORTED, "'%s' refused MAP_SYNC: not a file on a DAX filesystem", path);
         return false;
     }
-    b->detail = g_strdup_printf("fsdax file '%s' (MAP_SYNC)", path);
+    /* the kernel places a DAX file's mapping 2M-aligned: its allocated,
+     * aligned extents can be mapped with 2M pages, by the host and by KVM */
+    if (((uintptr_t)b->map & (HUGE_2M - 1)) == 0 && b->size % HUGE_2M == 0)
+        b->page_size = HUGE_2M;
+    b->detail = g_strdup_printf("fsdax file '%s' (MAP_SYNC%s)", path,
+                                b->page_size == HUGE_2M ? ", 2M-aligned mapping" : "");
     return true;
 }
 

@@ -156,6 +156,113 @@ static void append_plots(GString *s, json_object *checks)
         g_string_append(s, "</div>\n");
 }
 
+static const char *jget(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "";
+}
+
+/* The labs (validate --lab): a coloured kernel x check matrix, the known
+ * kernel changes with what each lab measured, and each lab's kernel. The
+ * results are the lab kernels', never the host's: the headings say so. */
+static void append_labs(GString *s, json_object *labs, json_object *matrix)
+{
+    json_object *kernels = json_object_object_get(matrix, "kernels");
+    json_object *rows = json_object_object_get(matrix, "rows");
+    json_object *changes = json_object_object_get(matrix, "changes");
+    size_t nk = kernels ? json_object_array_length(kernels) : 0;
+
+    if (!labs || !matrix)
+        return;
+    g_string_append(s, "<h2>Lab kernels (results of the labs' kernels, not of this host)</h2>\n"
+                       "<table id=\"labs\"><tr><th>kernel</th><th>release</th><th>accelerator</th>"
+                       "<th>boot</th><th>verdict</th></tr>\n");
+    for (size_t k = 0; k < json_object_array_length(labs); k++) {
+        json_object *l = json_object_array_get_idx(labs, k), *lab = json_object_object_get(l, "lab");
+        json_object *rep = json_object_object_get(l, "report");
+        const char *v = rep ? jget(rep, "verdict") : "error";
+
+        g_string_append(s, "<tr><td>");
+        esc(s, jget(l, "kernel"));
+        g_string_append(s, "</td><td>");
+        esc(s, jget(lab, "release"));
+        g_string_append(s, "</td><td>");
+        esc(s, jget(lab, "accel"));
+        g_string_append(s, ": ");
+        esc(s, jget(lab, "accel_reason"));
+        g_string_append_printf(s, "</td><td>%.1f s</td><td class=\"%s\">",
+                               json_object_get_int64(json_object_object_get(lab, "boot_ns")) / 1e9,
+                               strcmp(v, "pass") == 0 ? "pass" : strcmp(v, "fail") == 0 ? "fail" : "error");
+        esc(s, v);
+        if (json_object_object_get_ex(l, "error", NULL)) {
+            g_string_append(s, ": ");
+            esc(s, jget(l, "error"));
+        }
+        g_string_append(s, "</td></tr>\n");
+    }
+    g_string_append(s, "</table>\n<h3>Known kernel changes: the version rule and what each lab measured</h3>\n"
+                       "<table id=\"lab-changes\"><tr><th>change</th>");
+    for (size_t k = 0; k < nk; k++) {
+        g_string_append(s, "<th>");
+        esc(s, json_object_get_string(json_object_array_get_idx(kernels, k)));
+        g_string_append(s, "</th>");
+    }
+    g_string_append(s, "</tr>\n");
+    for (size_t i = 0; changes && i < json_object_array_length(changes); i++) {
+        json_object *row = json_object_array_get_idx(changes, i), *cells = json_object_object_get(row, "cells");
+
+        g_string_append(s, "<tr><td>");
+        esc(s, jget(row, "summary"));
+        g_string_append(s, "<br><small>");
+        esc(s, jget(row, "id"));
+        g_string_append(s, "</small></td>");
+        for (size_t k = 0; k < nk; k++) {
+            json_object *c = json_object_array_get_idx(cells, k);
+            json_object *ap = json_object_object_get(c, "applies");
+
+            g_string_append(s, "<td>by version: ");
+            esc(s, ap ? (json_object_get_boolean(ap) ? "applies" : "does not apply") : "unknown");
+            g_string_append(s, "<br>measured: ");
+            esc(s, *jget(c, "measured") ? jget(c, "seen") : "not measured by the lab");
+            if (*jget(c, "measured")) {
+                g_string_append(s, " (");
+                esc(s, jget(c, "measured"));
+                g_string_append(s, ")");
+            }
+            g_string_append(s, "</td>");
+        }
+        g_string_append(s, "</tr>\n");
+    }
+    g_string_append(s, "</table>\n<h3>Checks by lab kernel</h3>\n<table id=\"lab-matrix\"><tr><th>check</th>");
+    for (size_t k = 0; k < nk; k++) {
+        g_string_append(s, "<th>");
+        esc(s, json_object_get_string(json_object_array_get_idx(kernels, k)));
+        g_string_append(s, "</th>");
+    }
+    g_string_append(s, "</tr>\n");
+    for (size_t i = 0; rows && i < json_object_array_length(rows); i++) {
+        json_object *row = json_object_array_get_idx(rows, i), *cells = json_object_object_get(row, "cells");
+        bool differs = json_object_get_boolean(json_object_object_get(row, "differs"));
+
+        g_string_append_printf(s, "<tr%s><td>", differs ? " class=\"differs\"" : "");
+        esc(s, jget(row, "title"));
+        g_string_append(s, differs ? " <b>(differs)</b>" : "");
+        g_string_append(s, "<br><small>");
+        esc(s, jget(row, "id"));
+        g_string_append(s, "</small></td>");
+        for (size_t k = 0; k < nk; k++) {
+            json_object *c = json_object_array_get_idx(cells, k);
+            const char *st = c ? json_object_get_string(c) : "not run";
+            g_string_append_printf(s, "<td class=\"%s\">", c ? status_class(st) : "na");
+            esc(s, st);
+            g_string_append(s, "</td>");
+        }
+        g_string_append(s, "</tr>\n");
+    }
+    g_string_append(s, "</table>\n");
+}
+
 char *vmctl_report_html(json_object *report)
 {
     GString *s = g_string_new(NULL);
@@ -169,6 +276,7 @@ char *vmctl_report_html(json_object *report)
                        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
                        "vertical-align:top}\n"
                        ".pass{background:#d9f2d9}.fail{background:#f8d0d0}.na{background:#eee}.error{background:#fde6c4}\n"
+                       "tr.differs td:first-child{border-left:4px solid #36c}\n"
                        "pre{white-space:pre-wrap;font-size:12px;margin:0}\n"
                        "figure{display:inline-block;margin:0 1em 1em 0;padding:4px}figcaption{font-size:13px}\n"
                        "</style></head><body>\n");
@@ -210,6 +318,7 @@ char *vmctl_report_html(json_object *report)
         }
         g_string_append(s, "</ul>\n");
     }
+    append_labs(s, json_object_object_get(report, "labs"), json_object_object_get(report, "lab_matrix"));
     g_string_append(s, "<h2>Host facts</h2>\n<pre id=\"host\">");
     esc(s, host ? json_object_to_json_string_ext(host, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) : "");
     g_string_append(s, "</pre>\n</body></html>\n");

@@ -161,6 +161,30 @@ static void group_kvm_device(Runner *r)
     emit(r, &res);
 }
 
+/* A backing given as "devdax:PATH" or "fsdax:PATH": its path. */
+static const char *dax_path(const char *spec)
+{
+    if (g_str_has_prefix(spec, "devdax:"))
+        return spec + strlen("devdax:");
+    if (g_str_has_prefix(spec, "fsdax:"))
+        return spec + strlen("fsdax:");
+    return spec;
+}
+
+/* The probe spec of a --backend that is DAX ("devdax:PATH", "fsdax:PATH"),
+ * as given or found by probing a plain path; NULL when it is not DAX. */
+static char *dax_probe_spec(const char *spec)
+{
+    g_autoptr(VmctlBackend) b = NULL;
+
+    if (dax_path(spec) != spec)
+        return g_strdup(spec);
+    b = vmctl_backend_probe(spec, 0, NULL);
+    if (!b || !vmctl_backend_is_dax(b))
+        return NULL;
+    return g_strdup_printf("%s:%s", vmctl_backend_kind_name(vmctl_backend_kind(b)), spec);
+}
+
 /* --backend SPEC: what it is and whether a guest can use it (pmem_backend). */
 static void group_backends(Runner *r)
 {
@@ -173,7 +197,7 @@ static void group_backends(Runner *r)
         g_autoptr(VmctlBackend) b = NULL;
 
         begin(r, id, title);
-        b = vmctl_backend_probe(spec, 0, &err);
+        b = vmctl_backend_probe(dax_path(spec), 0, &err);
         if (!b) {
             result_set(&res, VMCTL_CHECK_FAIL, "%s", err->message);
             res.evidence = json_object_new_object();
@@ -218,17 +242,19 @@ static void group_dirty_log(Runner *r)
     struct vmctl_dirty_probe_opts po = { .size = r->opts->quick ? 16 * MiB : 64 * MiB,
                                          .rounds = r->opts->quick ? 4 : 8,
                                          .seed = 1 };
-    g_autoptr(GPtrArray) backings = g_ptr_array_new();
+    g_autoptr(GPtrArray) backings = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func(vmctl_dirty_result_free);
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) modes = g_ptr_array_new();
     g_autoptr(GError) err = NULL;
 
     for (size_t i = 0; vmctl_probe_backing_defaults[i]; i++)
-        g_ptr_array_add(backings, (gpointer)vmctl_probe_backing_defaults[i]);
-    for (size_t i = 0; r->opts->backends && r->opts->backends[i]; i++)
-        if (g_str_has_prefix(r->opts->backends[i], "devdax:") || g_str_has_prefix(r->opts->backends[i], "fsdax:"))
-            g_ptr_array_add(backings, r->opts->backends[i]);
+        g_ptr_array_add(backings, g_strdup(vmctl_probe_backing_defaults[i]));
+    for (size_t i = 0; r->opts->backends && r->opts->backends[i]; i++) {
+        char *dax = dax_probe_spec(r->opts->backends[i]);
+        if (dax)
+            g_ptr_array_add(backings, dax);
+    }
     g_ptr_array_add(backings, NULL);
     for (size_t i = 0; i < vmctl_dirty_n_modes; i++)
         g_ptr_array_add(modes, (gpointer)vmctl_dirty_modes[i].name);
@@ -330,21 +356,16 @@ static GPtrArray *accessed_backings(const VmctlValidateOpts *opts)
         g_ptr_array_add(out, g_strdup(vmctl_probe_backing_defaults[i]));
     for (size_t i = 0; opts->backends && opts->backends[i]; i++) {
         const char *spec = opts->backends[i];
-        g_autoptr(VmctlBackend) b = NULL;
-        g_autofree char *dir = NULL;
+        char *dax = dax_probe_spec(spec);
 
-        if (g_str_has_prefix(spec, "devdax:") || g_str_has_prefix(spec, "fsdax:")) {
-            g_ptr_array_add(out, g_strdup(spec));
-            continue;
+        if (dax) {
+            g_ptr_array_add(out, dax);
+        } else {
+            g_autoptr(VmctlBackend) b = vmctl_backend_probe(spec, 0, NULL);
+            g_autofree char *dir = g_path_get_dirname(spec);
+            if (b)
+                g_ptr_array_add(out, g_strdup_printf("file:%s", dir));
         }
-        b = vmctl_backend_probe(spec, 0, NULL);
-        if (!b)
-            continue;
-        dir = g_path_get_dirname(spec);
-        if (vmctl_backend_is_dax(b))
-            g_ptr_array_add(out, g_strdup_printf("%s:%s", vmctl_backend_kind_name(vmctl_backend_kind(b)), spec));
-        else
-            g_ptr_array_add(out, g_strdup_printf("file:%s", dir));
     }
     return out;
 }
@@ -772,15 +793,35 @@ static void group_migration(Runner *r)
     }
 }
 
-static const VmctlCheckGroupFn groups[] = {
-    group_kvm_device,
-    group_backends,
-    group_dirty_log,
-    group_accessed,
-    group_dirty_rate,
-    group_migration,
-    group_ksm,
+static const struct {
+    const char *name; /* for --only; the ids of its checks start so */
+    VmctlCheckGroupFn fn;
+} groups[] = {
+    { "kvm-device", group_kvm_device },
+    { "backend", group_backends },
+    { "dirty-log", group_dirty_log }, /* with huge-pages/ */
+    { "accessed", group_accessed },
+    { "dirty-rate", group_dirty_rate },
+    { "migration", group_migration },
+    { "ksm", group_ksm },
 };
+
+bool vmctl_validate_groups_check(char **only, GError **error)
+{
+    for (size_t i = 0; only && only[i]; i++) {
+        bool known = false;
+        for (size_t j = 0; j < G_N_ELEMENTS(groups); j++)
+            known |= strcmp(only[i], groups[j].name) == 0;
+        if (!known) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                        "check group '%s' is unknown: use kvm-device, backend, dirty-log, accessed, dirty-rate, "
+                        "migration or ksm",
+                        only[i]);
+            return false;
+        }
+    }
+    return true;
+}
 
 json_object *vmctl_validate_run(const VmctlValidateOpts *opts, VmctlValidateProgress progress, void *data)
 {
@@ -788,7 +829,8 @@ json_object *vmctl_validate_run(const VmctlValidateOpts *opts, VmctlValidateProg
     Runner r = { .opts = opts, .progress = progress, .data = data, .checks = json_object_new_array() };
 
     for (size_t i = 0; i < G_N_ELEMENTS(groups); i++)
-        groups[i](&r);
+        if (!opts->only || g_strv_contains((const char *const *)opts->only, groups[i].name))
+            groups[i].fn(&r);
     json_object_object_add(report, "checks", r.checks);
     vmctl_json_add_str(report, "verdict", r.n_fail ? "fail" : r.n_error ? "error" : "pass");
     return report;

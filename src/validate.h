@@ -26,7 +26,13 @@ typedef struct {
 typedef struct {
     bool quick;           /* --quick: the short variant of every check */
     char **backends;      /* --backend SPEC..., NULL-terminated, may be NULL */
+    char **only;          /* --only GROUP...: run just these groups (NULL: all) */
 } VmctlValidateOpts;
+
+/* The names --only takes: kvm-device, backend, dirty-log (with the
+ * huge-pages/ checks), accessed, dirty-rate, migration, ksm. An unknown
+ * name is an error naming it. */
+bool vmctl_validate_groups_check(char **only, GError **error);
 
 typedef struct {
     const char *id;    /* stable key: "kvm-device", "dirty-log/anonymous/ring" */

@@ -67,7 +67,10 @@ pmem_setup() {
         _d=$(_pmem_claimed_by pfn namespace$_n.0) || _d=$(_pmem_claim "$_n" pfn nd_pmem) || return 1
         _b=$(_pmem_blockdev "$_d") || _pmem_fail "$_d gave no /dev/pmem" || return 1
         if [ "${PMEM_MKFS:-1}" = 1 ]; then
-            /sbin/mkfs.ext4 -q -F -b 4096 "$_b" >/dev/null || _pmem_fail "mkfs.ext4 on $_b failed" || return 1
+            # stride/stripe of 2M (512 blocks): ext4 aligns large extents to
+            # 2M, which DAX needs to map a file with huge pages
+            /sbin/mkfs.ext4 -q -F -b 4096 -E stride=512,stripe_width=512 "$_b" >/dev/null ||
+                _pmem_fail "mkfs.ext4 on $_b failed" || return 1
         fi
         mkdir -p "$_mnt"
         mount -t ext4 -o dax=always "$_b" "$_mnt" || _pmem_fail "mount of $_b with dax=always failed" || return 1

@@ -16,7 +16,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -112,16 +111,14 @@ static int cancel_fd(void)
     return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-static char *read_fd(int fd)
+/* A signal arrived on the signalfd: the lab was interrupted. */
+static bool cancelled(int cfd)
 {
-    GString *s = g_string_new(NULL);
-    char buf[65536];
-    ssize_t n;
+    struct signalfd_siginfo si;
+    int fl = fcntl(cfd, F_GETFL);
 
-    lseek(fd, 0, SEEK_SET);
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        g_string_append_len(s, buf, n);
-    return g_string_free(s, FALSE);
+    fcntl(cfd, F_SETFL, fl | O_NONBLOCK);
+    return cfd >= 0 && read(cfd, &si, sizeof(si)) == sizeof(si);
 }
 
 static void progress_line(const char *line, void *data)
@@ -143,10 +140,8 @@ static int lab_go(struct lab_cli *c, char **argv, int in_fd, int out_fd, int err
     image = vmctl_lab_image(c->o.kernel, progress_line, NULL, error);
     if (image)
         lab = vmctl_lab_start(&c->o, image, argv, cwd, envp, error);
-    if (lab && !vmctl_lab_wait(lab, in_fd, out_fd, err_fd, cfd, c->timeout, &status, error)) {
-        struct signalfd_siginfo si;
-        status = read(cfd, &si, sizeof(si)) == sizeof(si) ? LAB_EXIT_CANCELLED : LAB_EXIT_NOT_RUN;
-    }
+    if (lab && !vmctl_lab_wait(lab, in_fd, out_fd, err_fd, cfd, c->timeout, &status, error))
+        status = cancelled(cfd) ? LAB_EXIT_CANCELLED : LAB_EXIT_NOT_RUN;
     if (cfd >= 0)
         close(cfd);
     *lab_out = g_steal_pointer(&lab);
@@ -159,7 +154,7 @@ static int lab_run(int argc, char **argv, struct vmctl_ctx *ctx)
     g_autoptr(GError) error = NULL;
     g_autoptr(VmctlLab) lab = NULL;
     char **cmd = NULL;
-    int status, out = STDOUT_FILENO, err = STDERR_FILENO;
+    int status;
 
     /* the lab's options come before "--", the command after it */
     for (int i = 1; i < argc; i++)
@@ -181,27 +176,28 @@ static int lab_run(int argc, char **argv, struct vmctl_ctx *ctx)
         return vmctl_cli_failf("lab run needs '-- COMMAND [ARGS...]'"), VMCTL_EXIT_USAGE;
     }
     if (ctx->json) {
-        out = memfd_create("lab-stdout", MFD_CLOEXEC);
-        err = memfd_create("lab-stderr", MFD_CLOEXEC);
-    }
-    status = lab_go(&c, cmd, -1, out, err, &lab, &error);
-    if (ctx->json) {
         g_autoptr(json_object) o = json_object_new_object();
-        g_autofree char *so = read_fd(out), *se = read_fd(err);
-        json_object *parsed = json_tokener_parse(so);
+        g_autofree char *so = NULL, *se = NULL, *cwd = g_get_current_dir();
+        json_object *lj = NULL, *parsed;
+        int cfd = cancel_fd();
 
-        json_object_object_add(o, "lab", lab ? vmctl_lab_to_json(lab) : json_object_new_object());
+        if (!vmctl_lab_run_capture(&c.o, cmd, cwd, cfd, c.timeout, progress_line, NULL, &so, &se, &status, &lj,
+                                   &error))
+            status = cancelled(cfd) ? LAB_EXIT_CANCELLED : LAB_EXIT_NOT_RUN;
+        if (cfd >= 0)
+            close(cfd);
+        json_object_object_add(o, "lab", lj ? lj : json_object_new_object());
         if (error)
             vmctl_json_add_str(o, "error", error->message);
         else
             vmctl_json_add_i64(o, "exit_status", status);
-        if (parsed)
+        if (so && (parsed = json_tokener_parse(so)))
             json_object_object_add(o, "stdout_json", parsed);
-        vmctl_json_add_str(o, "stdout", so);
-        vmctl_json_add_str(o, "stderr", se);
+        vmctl_json_add_str(o, "stdout", so ? so : "");
+        vmctl_json_add_str(o, "stderr", se ? se : "");
         vmctl_json_print(o);
-        close(out);
-        close(err);
+    } else {
+        status = lab_go(&c, cmd, -1, STDOUT_FILENO, STDERR_FILENO, &lab, &error);
     }
     if (error)
         vmctl_cli_fail(error);
@@ -291,13 +287,12 @@ static int lab_info(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     struct lab_cli c = { 0 };
     g_autoptr(GError) error = NULL;
-    g_autoptr(VmctlLab) lab = NULL;
     g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
     char *facts_argv[] = { self, (char *)"lab", (char *)"facts", (char *)"--json", NULL };
     g_autofree char *so = NULL, *se = NULL;
     g_autoptr(json_object) facts = NULL;
     g_autoptr(json_object) lj = NULL;
-    int out, err, status;
+    int status;
 
     if (!lab_parse(ctx, &c, &argc, &argv, "",
                    "Boot a lab and say what it offers: kernel, accelerator and why, DAX devices, KVM "
@@ -305,20 +300,22 @@ static int lab_info(int argc, char **argv, struct vmctl_ctx *ctx)
         lab_cli_clear(&c);
         return VMCTL_EXIT_USAGE;
     }
-    out = memfd_create("lab-stdout", MFD_CLOEXEC);
-    err = memfd_create("lab-stderr", MFD_CLOEXEC);
-    status = lab_go(&c, facts_argv, -1, out, err, &lab, &error);
-    so = read_fd(out);
-    se = read_fd(err);
-    close(out);
-    close(err);
+    {
+        g_autofree char *cwd = g_get_current_dir();
+        int cfd = cancel_fd();
+
+        if (!vmctl_lab_run_capture(&c.o, facts_argv, cwd, cfd, c.timeout, progress_line, NULL, &so, &se, &status,
+                                   &lj, &error))
+            status = cancelled(cfd) ? LAB_EXIT_CANCELLED : LAB_EXIT_NOT_RUN;
+        if (cfd >= 0)
+            close(cfd);
+    }
     lab_cli_clear(&c);
     if (error)
         return vmctl_cli_fail(error), status;
     facts = json_tokener_parse(so);
     if (status != 0 || !facts)
         return vmctl_cli_failf("lab facts failed (exit status %d): %s", status, g_strstrip(se)), LAB_EXIT_NOT_RUN;
-    lj = vmctl_lab_to_json(lab);
     if (ctx->json) {
         json_object_object_add(lj, "facts", json_object_get(facts));
         vmctl_json_print(lj);

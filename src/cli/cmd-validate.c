@@ -5,6 +5,7 @@
 
 #include "cli/builtin.h"
 #include "host.h"
+#include "lab_report.h"
 #include "report_html.h"
 #include "validate.h"
 
@@ -89,16 +90,91 @@ static void progress(const VmctlCheckInfo *info, const VmctlCheckResult *res, vo
     }
 }
 
+static void lab_progress(const char *line, void *data)
+{
+    (void)data;
+    fprintf(stderr, "vmctl: lab: %s\n", g_str_has_prefix(line, "mkimage: ") ? line + strlen("mkimage: ") : line);
+}
+
+/* The labs' sections: each lab's checks, then the kernel x check matrix
+ * and the known kernel changes with what each lab measured. */
+static void print_labs(json_object *labs, json_object *matrix)
+{
+    json_object *kernels = json_object_object_get(matrix, "kernels");
+    json_object *rows = json_object_object_get(matrix, "rows");
+    json_object *changes = json_object_object_get(matrix, "changes");
+    size_t nk = json_object_array_length(kernels);
+    int w = 14;
+
+    for (size_t k = 0; k < json_object_array_length(labs); k++) {
+        json_object *l = json_object_array_get_idx(labs, k);
+        json_object *checks = json_object_object_get(json_object_object_get(l, "report"), "checks");
+
+        printf("\nLab kernel %s (results of the lab's kernel, not of this host)\n", jstr(l, "kernel"));
+        if (json_object_object_get_ex(l, "error", NULL)) {
+            printf("  ERROR: %s\n", jstr(l, "error"));
+            continue;
+        }
+        printf("  release %s, %s: %s\n", jstr(l, "lab.release"), jstr(l, "lab.accel"), jstr(l, "lab.accel_reason"));
+        for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
+            json_object *c = json_object_array_get_idx(checks, i);
+            printf("  %-56s %-14s %s\n", jstr(c, "title"), jstr(c, "status"), jstr(c, "summary"));
+        }
+    }
+    printf("\nLab matrix (check x lab kernel; * where the kernels differ)\n");
+    for (size_t k = 0; k < nk; k++)
+        w = MAX(w, (int)strlen(json_object_get_string(json_object_array_get_idx(kernels, k))) + 1);
+    printf("  %-52s", "check");
+    for (size_t k = 0; k < nk; k++)
+        printf(" %-*s", w, json_object_get_string(json_object_array_get_idx(kernels, k)));
+    printf("\n");
+    for (size_t i = 0; i < json_object_array_length(rows); i++) {
+        json_object *row = json_object_array_get_idx(rows, i), *cells = json_object_object_get(row, "cells");
+        bool differs = json_object_get_boolean(json_object_object_get(row, "differs"));
+
+        printf("%c %-52s", differs ? '*' : ' ', jstr(row, "id"));
+        for (size_t k = 0; k < nk; k++) {
+            json_object *c = json_object_array_get_idx(cells, k);
+            printf(" %-*s", w, c ? json_object_get_string(c) : "-");
+        }
+        printf("\n");
+    }
+    printf("\nKnown kernel changes, by version and as measured in each lab\n");
+    for (size_t i = 0; i < json_object_array_length(changes); i++) {
+        json_object *row = json_object_array_get_idx(changes, i), *cells = json_object_object_get(row, "cells");
+
+        printf("  %s: %s\n", jstr(row, "id"), jstr(row, "summary"));
+        for (size_t k = 0; k < nk; k++) {
+            json_object *c = json_object_array_get_idx(cells, k), *ap = json_object_object_get(c, "applies");
+            json_object *m = json_object_object_get(c, "measured");
+
+            printf("    %-*s by version: %-14s measured: %s%s%s%s\n", w,
+                   json_object_get_string(json_object_array_get_idx(kernels, k)),
+                   ap ? (json_object_get_boolean(ap) ? "applies" : "does not apply") : "unknown",
+                   m ? jstr(c, "seen") : "not measured by the lab", m ? " (" : "", m ? json_object_get_string(m) : "",
+                   m ? ")" : "");
+        }
+    }
+}
+
 int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     gboolean quick = FALSE, tap = FALSE;
-    g_autofree char *html = NULL;
-    g_auto(GStrv) backends = NULL;
+    g_autofree char *html = NULL, *lab = NULL, *only = NULL;
+    g_auto(GStrv) backends = NULL, lab_kernels = NULL, only_groups = NULL;
+    g_autoptr(GError) error = NULL;
     const GOptionEntry entries[] = {
         { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "the short variant of every check (under 60 s)", NULL },
         { "tap", 0, 0, G_OPTION_ARG_NONE, &tap, "print TAP 13, one test point per check", NULL },
         { "backend", 0, 0, G_OPTION_ARG_STRING_ARRAY, &backends, "also validate this memory backing", "SPEC" },
         { "html", 0, 0, G_OPTION_ARG_FILENAME, &html, "also write the report as one self-contained HTML page", "FILE" },
+        { "only", 0, 0, G_OPTION_ARG_STRING, &only,
+          "run only these check groups (kvm-device, backend, dirty-log, accessed, dirty-rate, migration, ksm)",
+          "G,G,..." },
+        { "lab", 0, 0, G_OPTION_ARG_STRING, &lab,
+          "also run the KVM and DAX checks in a lab for each of these kernels (see vmctl lab) and add their "
+          "sections and a kernel x check matrix",
+          "K,K,..." },
         { NULL },
     };
     g_autoptr(json_object) report = NULL;
@@ -118,8 +194,20 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
         fprintf(stderr, "vmctl validate: --tap and --json cannot be combined\n");
         return VMCTL_EXIT_USAGE;
     }
+    if (only) {
+        only_groups = g_strsplit(only, ",", -1);
+        if (!vmctl_validate_groups_check(only_groups, &error))
+            return vmctl_cli_fail(error), VMCTL_EXIT_USAGE;
+    }
+    if (lab) {
+        lab_kernels = g_strsplit(lab, ",", -1);
+        for (size_t i = 0; lab_kernels[i]; i++)
+            if (!*lab_kernels[i])
+                return vmctl_cli_failf("--lab '%s' has an empty kernel name", lab), VMCTL_EXIT_USAGE;
+    }
     opts.quick = quick;
     opts.backends = backends;
+    opts.only = only_groups;
     pc.human = !ctx->json && !tap;
     pc.tap = tap;
     pc.tty = isatty(STDOUT_FILENO);
@@ -138,6 +226,35 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
         json_object_array_add(nbj, json_object_new_string(nb[i]));
     json_object_object_add(report, "not_built", nbj);
     status = vmctl_validate_exit_status(report);
+    if (lab_kernels) {
+        json_object *labs = json_object_new_array();
+        const char *lv;
+
+        for (size_t i = 0; lab_kernels[i]; i++) {
+            g_autoptr(GError) lerr = NULL;
+            json_object *l;
+
+            if (pc.human || tap)
+                fprintf(stderr, "vmctl: lab %s: booting, then the KVM and DAX checks inside\n", lab_kernels[i]);
+            l = vmctl_lab_validate(lab_kernels[i], quick, lab_progress, NULL, &lerr);
+            if (!l) {
+                l = json_object_new_object();
+                vmctl_json_add_str(l, "kernel", lab_kernels[i]);
+                vmctl_json_add_str(l, "error", lerr->message);
+            }
+            json_object_array_add(labs, l);
+        }
+        json_object_object_add(report, "lab_matrix", vmctl_lab_matrix(labs));
+        json_object_object_add(report, "labs", labs);
+        lv = vmctl_lab_verdict(labs);
+        vmctl_json_add_str(report, "lab_verdict", lv);
+        /* a lab check that fails fails the run; a lab that could not run is
+         * an error unless something failed */
+        if (strcmp(lv, "fail") == 0)
+            status = 1;
+        else if (strcmp(lv, "error") == 0 && status == 0)
+            status = 2;
+    }
     if (html) {
         g_autofree char *page = vmctl_report_html(report);
         g_autoptr(GError) err = NULL;
@@ -157,7 +274,11 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
             printf("\nNot built yet in this version (not run, no result):\n");
         for (size_t i = 0; nb[i]; i++)
             printf("  - %s\n", nb[i]);
+        if (lab_kernels)
+            print_labs(json_object_object_get(report, "labs"), json_object_object_get(report, "lab_matrix"));
         printf("\nVerdict: %s\n", json_object_get_string(json_object_object_get(report, "verdict")));
+        if (lab_kernels)
+            printf("Lab verdict: %s\n", json_object_get_string(json_object_object_get(report, "lab_verdict")));
     }
     return status;
 }

@@ -5,6 +5,8 @@
 # each accelerator (and QEMU still alive after the refusal), the time series
 # of --watch, and bad input.
 . "$top_srcdir/tests/lib/tap.sh"
+# without KVM here, the whole test (its KVM part with the rest) runs in a lab
+kvm_or_lab || true
 
 if ! have_qemu; then
     skip "vmctl dirty-rate" "no QEMU" qemu

@@ -12,8 +12,8 @@ if ! have_qemu; then
     skip "migration faults" "no QEMU" qemu
     tap_done
 fi
-if ! have_kvm; then
-    skip "migration faults" "no usable /dev/kvm" kvm
+if ! kvm_or_lab; then
+    skip "migration faults" "$lab_why" kvm
     tap_done
 fi
 . "$top_srcdir/tests/lib/vmctld.sh"

@@ -14,8 +14,8 @@ if ! have_libvirtd || ! is_root; then
     skip "libvirt driver and migration between two libvirtds" "needs root, libvirtd, virsh and unshare" libvirt
     tap_done
 fi
-if ! have_kvm; then
-    skip "libvirt driver and migration between two libvirtds" "needs /dev/kvm" kvm
+if ! kvm_or_lab; then
+    skip "libvirt driver and migration between two libvirtds" "$lab_why" kvm
     tap_done
 fi
 

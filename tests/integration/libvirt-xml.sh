@@ -6,8 +6,9 @@
 # (tests/lib/libvirtd.sh) runs what `vmctl xml` printed: the Linux guest
 # under TCG with file-backed shared RAM and an NVDIMM boots to READY, the
 # same guest with a virtio-pmem device runs it (or, on libvirt 9.0, is
-# refused only after QEMU created the device), the tiny guest under KVM
-# reaches READY, and after `virsh destroy` no QEMU of theirs is left.
+# refused only after QEMU created the device), and after `virsh destroy`
+# no QEMU of theirs is left. (The tiny guest under KVM through libvirt:
+# libvirt-tiny-kvm.sh.)
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/libvirtd.sh"
 
@@ -159,31 +160,6 @@ else
     check "and no domain is left of it" sh -c "! virsh -q -c '$LV_URI_xml' domstate vp >/dev/null 2>&1"
 fi
 
-# (b) the tiny guest under KVM, started meanwhile
-tiny=""
-if have_kvm; then
-    cat >"$TEST_TMP/tn.json" <<EOF
-{"name": "tn", "memory": "64M", "backend": "$TEST_TMP/tn.ram", "kind": "tiny", "accel": "kvm",
- "tiny": {"rate": 1000, "ws": 1024, "seed": 3}}
-EOF
-    "$VMCTL" xml --spec "$TEST_TMP/tn.json" --serial "$TEST_TMP/tn.serial" --image-dir "$TEST_TMP/images" >"$TEST_TMP/tn.xml"
-    out=$(V create "$TEST_TMP/tn.xml" 2>&1); rc=$?
-    is "virsh create of the tiny guest's XML (kvm) succeeds" "$rc" 0
-    [ $rc -eq 0 ] || diag "$out"
-    on_exit "virsh -q -c '$LV_URI_xml' destroy tn"
-    tiny=$(qemu_pid tn)
-    [ -n "$tiny" ] && on_exit "kill -9 $tiny"
-    if ready=$(wait_line "$TEST_TMP/tn.serial" '^READY ' 60); then
-        ok "the tiny guest reaches READY under kvm"
-        like "with the parameters from fw_cfg" "$ready" 'ws=1024 rate=1000'
-    else
-        not_ok "the tiny guest reaches READY under kvm"
-        diag "$(tail -n 5 "$TEST_TMP/tn.serial" "$TEST_TMP/libvirt-xml/log/qemu/tn.log" 2>/dev/null)"
-    fi
-else
-    skip "the tiny guest under kvm" "no usable /dev/kvm" kvm
-fi
-
 if ready=$(wait_line "$TEST_TMP/lx.serial" '^READY ' 120); then
     ok "the Linux guest boots to READY under TCG ($(($(date +%s) - t0)) s)"
     like "with the command line vmctl xml gave it" "$ready" 'pages=2048 ws=1024 same=0 rate=1000'
@@ -204,16 +180,13 @@ like "guest RAM is a file in libvirt's memory_backing_dir" "$maps" "/var/lib/lib
 like "mapped shared" "$(grep 'ram-node0' "/proc/$lxpid/maps" 2>/dev/null)" ' [r-][w-][x-]s '
 
 # --- destroy, nothing left ------------------------------------------------
-for d in lx ${tiny:+tn}; do
-    V destroy "$d" >/dev/null 2>&1
-done
+V destroy lx >/dev/null 2>&1
 i=0
-while [ $i -lt 100 ] && ! { gone "$lxpid" && { [ -z "$tiny" ] || gone "$tiny"; }; }; do
+while [ $i -lt 100 ] && ! gone "$lxpid"; do
     sleep 0.1
     i=$((i + 1))
 done
 check "after virsh destroy the Linux guest's QEMU (${lxpid:-no pid}) is gone" sh -c "[ -n '$lxpid' ] && ! [ -e /proc/$lxpid/status ] || grep -q '^State:.*Z' /proc/$lxpid/status"
-[ -z "$tiny" ] || check "and the tiny guest's QEMU ($tiny) too" gone "$tiny"
 is "libvirt lists no domain" "$(V list --all --name | tr -d '\n')" ""
 
 tap_done

@@ -17,8 +17,8 @@ if ! have_qemu; then
     skip "live migration" "no QEMU" qemu
     tap_done
 fi
-if ! have_kvm; then
-    skip "live migration" "no usable /dev/kvm" kvm
+if ! kvm_or_lab; then
+    skip "live migration" "$lab_why" kvm
     tap_done
 fi
 

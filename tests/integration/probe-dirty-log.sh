@@ -8,8 +8,8 @@
 SIZE=64M
 HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 
-if ! have_kvm; then
-    skip "dirty-log probe" "/dev/kvm is not accessible" kvm
+if ! kvm_or_lab; then
+    skip "dirty-log probe" "$lab_why" kvm
     tap_done
 fi
 

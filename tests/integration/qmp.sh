@@ -4,6 +4,8 @@
 # (-machine none), and query-kvm under KVM. Every QEMU started here is
 # killed by PID at exit.
 . "$top_srcdir/tests/lib/tap.sh"
+# without KVM here, the whole test (its KVM part with the rest) runs in a lab
+kvm_or_lab || true
 
 QEMU=${VMCTL_QEMU:-qemu-system-x86_64}
 CLIENT=$top_builddir/tests/qmp-client-test

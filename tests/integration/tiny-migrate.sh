@@ -35,8 +35,8 @@ if ! nc -h 2>&1 | grep -q -- '-N'; then
     skip "tiny guest migration" "no OpenBSD nc for QMP (Debian package netcat-openbsd)" qemu
     tap_done
 fi
-if ! have_kvm; then
-    skip "tiny guest migration" "no usable /dev/kvm" kvm
+if ! kvm_or_lab; then
+    skip "tiny guest migration" "$lab_why" kvm
     tap_done
 fi
 

@@ -5,6 +5,8 @@
 # paused backing file are clean, and one flipped byte in the backing file is
 # named, as exactly that page, by both.
 . "$top_srcdir/tests/lib/tap.sh"
+# without KVM here, the whole test (its KVM part with the rest) runs in a lab
+kvm_or_lab || true
 
 QEMU=${VMCTL_QEMU:-qemu-system-x86_64}
 BIN=$top_builddir/guest-tests/tiny/tiny.bin

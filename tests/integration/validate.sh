@@ -3,8 +3,8 @@
 # to fail.
 . "$top_srcdir/tests/lib/tap.sh"
 
-if ! have_kvm; then
-    skip "validate on a KVM host" "no usable /dev/kvm" kvm
+if ! kvm_or_lab; then
+    skip "validate on a KVM host" "$lab_why" kvm
     tap_done
 fi
 

@@ -10,8 +10,8 @@ if ! have_qemu; then
     skip "vmctl wss" "no QEMU" qemu
     tap_done
 fi
-if ! have_kvm; then
-    skip "vmctl wss" "no usable /dev/kvm" kvm
+if ! kvm_or_lab; then
+    skip "vmctl wss" "$lab_why" kvm
     tap_done
 fi
 

@@ -69,7 +69,9 @@ skip() {
     fi
 }
 
-have_kvm() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+# have_kvm: /dev/kvm is the KVM device (char 10:232: a /dev/null bound over
+# it, as a test hiding KVM does, is not) and usable
+have_kvm() { [ -c /dev/kvm ] && [ "$(stat -L -c %t:%T /dev/kvm 2>/dev/null)" = a:e8 ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 have_qemu() { command -v "${VMCTL_QEMU:-qemu-system-x86_64}" >/dev/null 2>&1; }
 have_ksm() { [ -w /sys/kernel/mm/ksm/run ]; }
 is_root() { [ "$(id -u)" = 0 ]; }
@@ -82,6 +84,27 @@ lab_ready() {
         { echo "virtiofsd is not installed"; return; }
     is_root || { echo "the lab shares the host's root: needs root"; return; }
     [ ! -e /run/vmctl-lab/job ] || echo "already inside a lab"
+}
+
+# kvm_or_lab [ARGS...]: a test that needs KVM runs on the host's KVM where
+# there is one (returns 0). Where there is none, the whole test runs again
+# inside a lab (vmctl lab: real KVM in a TCG guest with emulated NVDIMMs)
+# and this process becomes that run: its TAP, its exit status. Returns 1,
+# with the reason in $lab_why, when neither is possible. ARGS go to
+# `vmctl lab run` (e.g. --memory 4G); VMCTL_TEST_LAB adds more.
+kvm_or_lab() {
+    lab_why=
+    have_kvm && return 0
+    lab_why=$(lab_ready)
+    if [ -n "$lab_why" ]; then
+        lab_why="no usable /dev/kvm, and no lab: $lab_why"
+        return 1
+    fi
+    echo "# no usable /dev/kvm here: this test runs inside a lab ($VMCTL lab run $* ${VMCTL_TEST_LAB:-})"
+    rm -rf "$TEST_TMP"
+    trap - EXIT
+    # shellcheck disable=SC2086 # word splitting intended
+    exec "$VMCTL" lab run "$@" ${VMCTL_TEST_LAB:-} -- /bin/sh "$0"
 }
 
 # on_exit COMMAND: run at exit, last registered first.

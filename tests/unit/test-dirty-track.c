@@ -279,7 +279,7 @@ static void test_backing_errors(void)
 
 static bool have_kvm(void)
 {
-    return access("/dev/kvm", R_OK | W_OK) == 0;
+    return vmctl_test_have_kvm();
 }
 
 /* The memslot owner refuses overlaps and unmapped ranges, and a failing
@@ -352,6 +352,7 @@ static void test_result_json(void)
 
 int main(int argc, char **argv)
 {
+    vmctl_test_kvm_or_lab(argc, argv);
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vmctl/dirty/pageset", test_pageset);
     g_test_add_func("/vmctl/dirty/exact/pass", test_exact_pass);

@@ -1,0 +1,232 @@
+/* lab_report.c: the host report's lab sections and their kernel x check
+ * matrix (see lab_report.h). */
+#include "config.h"
+
+#include "lab_report.h"
+
+#include "host.h"
+#include "lab.h"
+
+#include <string.h>
+
+/* The lab's fsdax file for the checks: made whole (fallocate) by the
+ * command, so that the backend check finds it and KVM can map it huge. */
+#define LAB_FSDAX_FILE "/mnt/fsdax1/vmctl-validate.img"
+#define LAB_FSDAX_SIZE "64M"
+
+json_object *vmctl_lab_validate(const char *kernel, bool quick, void (*progress)(const char *line, void *data),
+                                void *data, GError **error)
+{
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *cwd = g_get_current_dir();
+    g_autofree char *out = NULL, *err = NULL;
+    g_autoptr(json_object) lab = NULL;
+    json_object *report, *o;
+    VmctlLabOptions lo;
+    int status = -1;
+    /* the checks' own scratch files live in the lab, not in this directory */
+    const char *script = "fallocate -l " LAB_FSDAX_SIZE " " LAB_FSDAX_FILE " && cd /tmp && exec \"$0\" \"$@\"";
+    const char *argv[] = { "/bin/sh", "-c", script, self, "validate", "--json", "--only", VMCTL_LAB_CHECK_GROUPS,
+                           "--backend", "/dev/dax0.0", "--backend", "/dev/dax2.0", "--backend", LAB_FSDAX_FILE,
+                           quick ? "--quick" : NULL, NULL };
+
+    vmctl_lab_options_default(&lo);
+    lo.kernel = kernel;
+    if (!vmctl_lab_run_capture(&lo, (char *const *)argv, cwd, -1, 0, progress, data, &out, &err, &status, &lab,
+                               error))
+        return NULL;
+    report = json_tokener_parse(out);
+    if (!report || !json_object_object_get_ex(report, "checks", NULL)) {
+        g_strstrip(err);
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "the report in the lab (kernel '%s') gave no result "
+                    "(exit status %d)%s%s", kernel, status, *err ? ": " : "", err);
+        if (report)
+            json_object_put(report);
+        return NULL;
+    }
+    o = json_object_new_object();
+    vmctl_json_add_str(o, "kernel", kernel);
+    json_object_object_add(o, "lab", json_object_get(lab));
+    json_object_object_add(o, "report", report);
+    return o;
+}
+
+static json_object *lab_checks(json_object *lab)
+{
+    json_object *report = NULL, *checks = NULL;
+
+    if (json_object_object_get_ex(lab, "report", &report))
+        json_object_object_get_ex(report, "checks", &checks);
+    return checks;
+}
+
+static json_object *find_check(json_object *lab, const char *id)
+{
+    json_object *checks = lab_checks(lab);
+
+    for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
+        json_object *c = json_object_array_get_idx(checks, i);
+        if (g_strcmp0(json_object_get_string(json_object_object_get(c, "id")), id) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* The checks of every lab whose id starts with `prefix`: how many, and how
+ * many of them have `status`. */
+static void count_checks(json_object *lab, const char *prefix, const char *status, unsigned *n, unsigned *with)
+{
+    json_object *checks = lab_checks(lab);
+
+    *n = *with = 0;
+    for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
+        json_object *c = json_object_array_get_idx(checks, i);
+        if (!g_str_has_prefix(jstr(c, "id"), prefix))
+            continue;
+        (*n)++;
+        *with += g_strcmp0(jstr(c, "status"), status) == 0;
+    }
+}
+
+/* What a lab measured of a known kernel change; NULL when the lab cannot
+ * measure it. `seen` says whether the change's behaviour showed. */
+static char *measure_change(const char *id, json_object *lab, const char **seen)
+{
+    if (strcmp(id, "zone-device-not-reserved") == 0) {
+        unsigned n, pass;
+        count_checks(lab, "dirty-log/devdax:", "PASS", &n, &pass);
+        if (!n)
+            return NULL;
+        *seen = pass == n ? "seen" : "not seen";
+        return g_strdup_printf("dirty logging exact on device-dax in %u of %u modes", pass, n);
+    }
+    if (strcmp(id, "dax-huge-mappings") == 0 || strcmp(id, "fsdax-2m-regression") == 0) {
+        bool fsdax = id[0] == 'f';
+        json_object *checks = lab_checks(lab);
+
+        for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
+            json_object *c = json_object_array_get_idx(checks, i);
+            json_object *ev = json_object_object_get(c, "evidence");
+            int64_t before;
+
+            if (!g_str_has_prefix(jstr(c, "id"), fsdax ? "huge-pages/fsdax:" : "huge-pages/devdax:"))
+                continue;
+            if (g_strcmp0(jstr(c, "status"), "NOT APPLICABLE") == 0 &&
+                strstr(jstr(c, "summary") ? jstr(c, "summary") : "", "stats are not available")) {
+                *seen = "not measurable";
+                return g_strdup("KVM binary stats are not available on this kernel");
+            }
+            before = json_object_get_int64(json_object_object_get(ev, "pages_2m_before"));
+            /* the regression is the absence of huge mappings */
+            *seen = (before > 0) != fsdax ? "seen" : "not seen";
+            return g_strdup_printf("%" PRId64 " 2M mappings of %s by KVM before dirty logging", before,
+                                   fsdax ? "an allocated, 2M-aligned fsdax file" : "device-dax");
+        }
+        return NULL;
+    }
+    return NULL;
+}
+
+json_object *vmctl_lab_matrix(json_object *labs)
+{
+    json_object *m = json_object_new_object();
+    json_object *kernels = json_object_new_array();
+    json_object *rows = json_object_new_array();
+    json_object *changes = json_object_new_array();
+    g_autoptr(GPtrArray) ids = g_ptr_array_new();
+    g_autoptr(GHashTable) titles = g_hash_table_new(g_str_hash, g_str_equal);
+    size_t nl = json_object_array_length(labs);
+    const struct vmctl_known_change *kc;
+    size_t nkc;
+
+    for (size_t k = 0; k < nl; k++) {
+        json_object *lab = json_object_array_get_idx(labs, k);
+        json_object *checks = lab_checks(lab);
+
+        json_object_array_add(kernels, json_object_new_string(jstr(lab, "kernel")));
+        for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
+            json_object *c = json_object_array_get_idx(checks, i);
+            const char *id = jstr(c, "id");
+            if (id && !g_hash_table_contains(titles, id)) {
+                g_hash_table_insert(titles, (gpointer)id, (gpointer)jstr(c, "title"));
+                g_ptr_array_add(ids, (gpointer)id);
+            }
+        }
+    }
+    for (guint i = 0; i < ids->len; i++) {
+        json_object *row = json_object_new_object(), *cells = json_object_new_array();
+        const char *first = NULL;
+        bool differs = false;
+
+        vmctl_json_add_str(row, "id", ids->pdata[i]);
+        vmctl_json_add_str(row, "title", g_hash_table_lookup(titles, ids->pdata[i]));
+        for (size_t k = 0; k < nl; k++) {
+            json_object *c = find_check(json_object_array_get_idx(labs, k), ids->pdata[i]);
+            const char *st = c ? jstr(c, "status") : NULL;
+            json_object_array_add(cells, st ? json_object_new_string(st) : NULL);
+            if (k == 0)
+                first = st;
+            else
+                differs |= g_strcmp0(first, st) != 0;
+        }
+        json_object_object_add(row, "cells", cells);
+        vmctl_json_add_bool(row, "differs", differs);
+        json_object_array_add(rows, row);
+    }
+    kc = vmctl_known_changes(&nkc);
+    for (size_t i = 0; i < nkc; i++) {
+        json_object *row, *cells;
+
+        if (strcmp(kc[i].component, "kernel") != 0)
+            continue;
+        row = json_object_new_object();
+        cells = json_object_new_array();
+        vmctl_json_add_str(row, "id", kc[i].id);
+        vmctl_json_add_str(row, "summary", kc[i].summary);
+        for (size_t k = 0; k < nl; k++) {
+            json_object *lab = json_object_array_get_idx(labs, k);
+            json_object *cell = json_object_new_object();
+            const char *release = jstr(json_object_object_get(lab, "lab"), "release");
+            struct vmctl_version v;
+            const char *seen = NULL;
+            g_autofree char *measured = lab_checks(lab) ? measure_change(kc[i].id, lab, &seen) : NULL;
+
+            if (release && vmctl_version_parse(release, &v))
+                vmctl_json_add_bool(cell, "applies", vmctl_known_change_applies(&kc[i], &v));
+            vmctl_json_add_str(cell, "measured", measured);
+            vmctl_json_add_str(cell, "seen", seen);
+            json_object_array_add(cells, cell);
+        }
+        json_object_object_add(row, "cells", cells);
+        json_object_array_add(changes, row);
+    }
+    json_object_object_add(m, "kernels", kernels);
+    json_object_object_add(m, "rows", rows);
+    json_object_object_add(m, "changes", changes);
+    return m;
+}
+
+const char *vmctl_lab_verdict(json_object *labs)
+{
+    bool fail = false, error = false;
+
+    for (size_t k = 0; k < json_object_array_length(labs); k++) {
+        json_object *lab = json_object_array_get_idx(labs, k);
+        const char *v = jstr(json_object_object_get(lab, "report"), "verdict");
+
+        if (!v)
+            error = true;
+        else if (strcmp(v, "fail") == 0)
+            fail = true;
+        else if (strcmp(v, "error") == 0)
+            error = true;
+    }
+    return fail ? "fail" : error ? "error" : "pass";
+}
