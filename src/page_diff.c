@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "page_diff.h"
+#include "sysfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -138,13 +139,6 @@ uint64_t vmctl_page_diff_mem(struct vmctl_page_diff_block *block, const void *a,
 
 /* Size of a character device: device DAX publishes it in sysfs; other
  * character devices have no size. */
-static bool char_device_size(dev_t rdev, uint64_t *size)
-{
-    g_autofree char *path = g_strdup_printf("/sys/dev/char/%u:%u/size", major(rdev), minor(rdev));
-
-    return vmctl_read_u64(path, size, NULL);
-}
-
 static bool image_open(struct image *img, const char *path, GError **error)
 {
     struct stat st;
@@ -182,7 +176,7 @@ static bool image_open(struct image *img, const char *path, GError **error)
         img->size_known = true;
     } else if (S_ISCHR(st.st_mode)) {
         img->kind = "character device";
-        img->size_known = char_device_size(st.st_rdev, &img->size);
+        img->size_known = vmctl_char_device_size(st.st_rdev, &img->size);
     } else {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
                     "image '%s' is %s, not a regular file or a device", path,

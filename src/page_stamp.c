@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "page_stamp.h"
+#include "sysfs.h"
 #include "util.h"
 
 #include <errno.h>
@@ -281,7 +282,7 @@ bool vmctl_pages_check_image(const void *image, uint64_t size, const VmctlPagesC
     return ok;
 }
 
-/* Size of a regular file or block device open as fd. */
+/* Size of a regular file, block device or device-dax open as fd. */
 static bool image_size(int fd, const char *path, uint64_t *size, GError **error)
 {
     struct stat st;
@@ -301,7 +302,11 @@ static bool image_size(int fd, const char *path, uint64_t *size, GError **error)
                     g_strerror(errno));
         return false;
     }
-    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED, "'%s' is not a regular file or a block device", path);
+    /* device-dax: a character device mapped whole, its size in sysfs */
+    if (S_ISCHR(st.st_mode) && vmctl_char_device_size(st.st_rdev, size))
+        return true;
+    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
+                "'%s' is not a regular file, a block device or a device-dax", path);
     return false;
 }
 

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include "sysfs.h"
+
+#include <sys/sysmacros.h>
 #include "util.h"
 
 #include <stdarg.h>
@@ -79,4 +81,11 @@ char *vmctl_sysfs_first_child(const char *dir, const char *sub, const char *pref
         }
     }
     return best;
+}
+
+bool vmctl_char_device_size(dev_t rdev, uint64_t *size)
+{
+    g_autofree char *path = vmctl_sysfs_path("dev/char/%u:%u/size", major(rdev), minor(rdev));
+
+    return vmctl_read_u64(path, size, NULL);
 }

@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* The sysfs root in use ($VMCTL_SYSFS_ROOT or "/sys"). */
 const char *vmctl_sysfs_root(void);
@@ -31,3 +32,7 @@ char *vmctl_sysfs_link_name(const char *dir, const char *name);
 /* The alphabetically first entry of DIR/SUB (DIR when SUB is NULL) whose
  * name starts with PREFIX, or NULL. */
 char *vmctl_sysfs_first_child(const char *dir, const char *sub, const char *prefix);
+
+/* The size in bytes of a character device that has one in sysfs
+ * (device-dax: /sys/dev/char/MAJ:MIN/size). */
+bool vmctl_char_device_size(dev_t rdev, uint64_t *size);
