@@ -30,226 +30,12 @@
 #define LAB_DEFAULT_NVDIMM_SIZE (512 * MiB) /* bytes, each */
 #define LAB_CONSOLE_KEEP 25                 /* console lines kept for errors */
 #define LAB_SOCKET_WAIT_MS 10000            /* virtiofsd's socket must appear */
+#define LAB_BOOT_TIMEOUT_S 240              /* s from QEMU's start to LAB READY */
+#define LAB_BOOT_ATTEMPTS 2                 /* boots tried before giving up */
 
 /* region0: device-dax, region1: fsdax, region2: device-dax (a second DAX
  * device, so that a guest can move from one device-dax to another) */
 static const char *const lab_nvdimm_kinds[] = { "devdax", "fsdax", "devdax" };
-
-const char *vmctl_lab_accel_name(VmctlLabAccel a)
-{
-    switch (a) {
-    case VMCTL_LAB_ACCEL_TCG:
-        return "tcg";
-    case VMCTL_LAB_ACCEL_KVM:
-        return "kvm";
-    default:
-        return "auto";
-    }
-}
-
-bool vmctl_lab_accel_parse(const char *s, VmctlLabAccel *out, GError **error)
-{
-    if (g_strcmp0(s, "auto") == 0)
-        *out = VMCTL_LAB_ACCEL_AUTO;
-    else if (g_strcmp0(s, "tcg") == 0)
-        *out = VMCTL_LAB_ACCEL_TCG;
-    else if (g_strcmp0(s, "kvm") == 0)
-        *out = VMCTL_LAB_ACCEL_KVM;
-    else {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "lab accel '%s' must be auto, tcg or kvm", s);
-        return false;
-    }
-    return true;
-}
-
-void vmctl_lab_host_probe(VmctlLabHost *host)
-{
-    static const char *const mods[] = { "kvm_intel", "kvm_amd", "kvm_pvm" };
-    VmctlAccelHost ah;
-
-    vmctl_accel_host_probe(&ah);
-    memset(host, 0, sizeof(*host));
-    host->kvm_usable = ah.kvm_usable;
-    host->kvm_pvm = ah.kvm_pvm;
-    for (size_t i = 0; i < G_N_ELEMENTS(mods); i++) {
-        g_autofree char *dir = g_strdup_printf("/sys/module/%s", mods[i]);
-        g_autofree char *p = g_strdup_printf("/sys/module/%s/parameters/nested", mods[i]);
-        g_autofree char *v = NULL;
-
-        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
-            continue;
-        host->kvm_module = mods[i];
-        v = vmctl_read_file_trimmed(p, NULL);
-        if (v && (strcmp(v, "1") == 0 || strcmp(v, "Y") == 0))
-            host->nested = true;
-    }
-}
-
-bool vmctl_lab_accel_choose(VmctlLabAccel want, const VmctlLabHost *host, VmctlLabAccel *accel,
-                            const char **reason, GError **error)
-{
-    const char *why_not = NULL;
-
-    if (!host->kvm_usable)
-        why_not = "no usable /dev/kvm";
-    else if (host->kvm_pvm)
-        why_not = "the host's KVM is paravirtual (kvm_pvm): it runs only 64-bit ring-3 code natively and offers "
-                  "no SVM/VMX to a guest";
-    else if (!host->nested)
-        why_not = "the host's KVM has nested virtualization off (nested=0)";
-
-    switch (want) {
-    case VMCTL_LAB_ACCEL_TCG:
-        *accel = VMCTL_LAB_ACCEL_TCG;
-        *reason = "asked for tcg";
-        return true;
-    case VMCTL_LAB_ACCEL_KVM:
-        if (why_not) {
-            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
-                        "lab accel 'kvm' needs a KVM with nested virtualization: %s", why_not);
-            return false;
-        }
-        *accel = VMCTL_LAB_ACCEL_KVM;
-        *reason = "asked for kvm";
-        return true;
-    default:
-        break;
-    }
-    if (why_not) {
-        *accel = VMCTL_LAB_ACCEL_TCG;
-        *reason = host->kvm_pvm ? "TCG with an emulated AMD CPU with SVM and NPT: the host's KVM is paravirtual "
-                                  "(kvm_pvm), it offers no nested virtualization"
-                  : !host->kvm_usable ? "TCG with an emulated AMD CPU with SVM and NPT: no usable /dev/kvm"
-                                      : "TCG with an emulated AMD CPU with SVM and NPT: the host's KVM has nested "
-                                        "virtualization off";
-    } else {
-        *accel = VMCTL_LAB_ACCEL_KVM;
-        *reason = "KVM with nested virtualization (the host's KVM has nested=1)";
-    }
-    return true;
-}
-
-#define add vmctl_argv_add
-#define addf vmctl_argv_addf
-
-GStrv vmctl_lab_qemu_argv(const VmctlLabMachine *m)
-{
-    GPtrArray *a = g_ptr_array_new();
-    g_autoptr(GString) kinds = g_string_new(NULL);
-    g_autofree char *vfs = vmctl_qemu_opt_escape(m->virtiofs_socket);
-    uint64_t mib = m->memory / MiB;
-    const int fds[3] = { m->console_fd, m->out_fd, m->err_fd };
-
-    if (m->accel == VMCTL_LAB_ACCEL_KVM) {
-        add(a, "-accel");
-        add(a, "kvm");
-        add(a, "-cpu");
-        add(a, "host");
-    } else {
-        /* multi-threaded TCG; EPYC brings SVM with NPT, which L1's kvm_amd
-         * needs for nested paging */
-        add(a, "-accel");
-        add(a, "tcg,thread=multi");
-        add(a, "-cpu");
-        add(a, "EPYC,+svm,+npt");
-    }
-    add(a, "-nodefaults");
-    add(a, "-no-user-config");
-    add(a, "-display");
-    add(a, "none");
-    add(a, "-no-reboot");
-    add(a, "-smp");
-    addf(a, "%u", m->cpus);
-    add(a, "-machine");
-    add(a, m->n_nvdimms ? "pc,nvdimm=on,memory-backend=ram" : "pc,memory-backend=ram");
-    add(a, "-m");
-    if (m->n_nvdimms)
-        addf(a, "%" G_GUINT64_FORMAT "M,slots=%u,maxmem=%" G_GUINT64_FORMAT "M", mib, m->n_nvdimms,
-             mib + m->n_nvdimms * (m->nvdimm_size / MiB));
-    else
-        addf(a, "%" G_GUINT64_FORMAT "M", mib);
-    /* vhost-user (virtiofs) needs guest RAM that virtiofsd can map */
-    add(a, "-object");
-    addf(a, "memory-backend-memfd,id=ram,size=%" G_GUINT64_FORMAT "M,share=on", mib);
-    for (unsigned i = 0; i < m->n_nvdimms; i++) {
-        g_autofree char *p = vmctl_qemu_opt_escape(m->nvdimm_paths[i]);
-        add(a, "-object");
-        addf(a, "memory-backend-file,id=nv%u,mem-path=%s,size=%" G_GUINT64_FORMAT "M,share=on", i, p,
-             m->nvdimm_size / MiB);
-        add(a, "-device");
-        addf(a, "nvdimm,id=nvdimm%u,memdev=nv%u", i, i);
-        g_string_append_printf(kinds, "%s%s", i ? "," : "", m->nvdimm_kinds[i]);
-    }
-    add(a, "-chardev");
-    addf(a, "socket,id=vfs,path=%s", vfs);
-    add(a, "-device");
-    add(a, "vhost-user-fs-pci,chardev=vfs,tag=hostroot");
-    add(a, "-kernel");
-    add(a, m->kernel);
-    add(a, "-initrd");
-    add(a, m->initrd);
-    add(a, "-append");
-    addf(a,
-         "console=ttyS0 panic=-1 loglevel=4 no_timer_check hugepages=%u vmctl.lab.nvdimms=%s "
-         "vmctl.lab.tag=hostroot vmctl.lab.job=%s",
-         m->hugepages, kinds->len ? kinds->str : "none", m->job);
-    /* ttyS0: console, ttyS1: the command's stdout, ttyS2: its stderr */
-    for (unsigned i = 0; i < 3; i++) {
-        add(a, "-chardev");
-        addf(a, "socket,id=tty%u,fd=%d", i, fds[i]);
-        add(a, "-device");
-        addf(a, "isa-serial,chardev=tty%u,index=%u", i, i);
-    }
-    g_ptr_array_add(a, NULL);
-    return (GStrv)g_ptr_array_free(a, FALSE);
-}
-
-static bool sh_name(const char *s, size_t n)
-{
-    if (n == 0 || !(g_ascii_isalpha(s[0]) || s[0] == '_'))
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!(g_ascii_isalnum(s[i]) || s[i] == '_'))
-            return false;
-    return true;
-}
-
-char *vmctl_lab_job_text(char *const *argv, const char *cwd, char *const *envp, bool interactive)
-{
-    /* set by lab/init or meaningless inside L1 */
-    static const char *const skip[] = { "PWD", "OLDPWD", "SHLVL", "_", "PATH_LAB_INIT" };
-    GString *s = g_string_new("# vmctl lab job: sourced by lab/init's stage 2\n");
-
-    for (char *const *e = envp; e && *e; e++) {
-        const char *eq = strchr(*e, '=');
-        g_autofree char *name = NULL, *q = NULL;
-        bool skipped = false;
-
-        if (!eq || !sh_name(*e, eq - *e))
-            continue;
-        name = g_strndup(*e, eq - *e);
-        for (size_t i = 0; i < G_N_ELEMENTS(skip); i++)
-            skipped |= strcmp(name, skip[i]) == 0;
-        if (skipped)
-            continue;
-        q = g_shell_quote(eq + 1);
-        g_string_append_printf(s, "export %s=%s\n", name, q);
-    }
-    g_string_append(s, "set --");
-    for (char *const *a = argv; *a; a++) {
-        g_autofree char *q = g_shell_quote(*a);
-        g_string_append_printf(s, " %s", q);
-    }
-    {
-        g_autofree char *q = g_shell_quote(cwd);
-        g_autofree char *msg = g_strdup_printf("vmctl lab: working directory '%s' does not exist in the lab", cwd);
-        g_autofree char *qmsg = g_shell_quote(msg);
-        /* PID 1 sources this: never `exit` here */
-        g_string_append_printf(s, "\ncd %s || set -- sh -c 'echo \"$1\" >&2; exit 126' sh %s", q, qmsg);
-    }
-    g_string_append_printf(s, "\nLAB_INTERACTIVE=%d\n", interactive ? 1 : 0);
-    return g_string_free(s, FALSE);
-}
 
 void vmctl_lab_options_default(VmctlLabOptions *o)
 {
@@ -265,153 +51,6 @@ void vmctl_lab_options_default(VmctlLabOptions *o)
 bool vmctl_lab_inside(void)
 {
     return g_file_test("/run/vmctl-lab/job", G_FILE_TEST_EXISTS);
-}
-
-/* ---- where the lab's scripts and images are ------------------------------ */
-
-static char *self_dir(void)
-{
-    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-
-    return self ? g_path_get_dirname(self) : NULL;
-}
-
-/* Running from the build tree: the scripts are in the source tree. */
-static bool in_build_tree(void)
-{
-    g_autofree char *dir = self_dir();
-
-    return dir && strcmp(dir, VMCTL_ABS_BUILDDIR) == 0;
-}
-
-static char *script_dir(void)
-{
-    const char *env = g_getenv("VMCTL_LAB_DIR");
-
-    if (env && *env)
-        return g_strdup(env);
-    if (in_build_tree())
-        return g_build_filename(VMCTL_ABS_SRCDIR, "lab", NULL);
-    return g_build_filename(VMCTL_DATADIR, "lab", NULL);
-}
-
-static char *cache_dir(void)
-{
-    const char *env = g_getenv("VMCTL_LAB_CACHE");
-
-    if (env && *env)
-        return g_strdup(env);
-    if (in_build_tree())
-        return g_build_filename(VMCTL_ABS_BUILDDIR, "lab", "cache", NULL);
-    if (geteuid() == 0)
-        return g_strdup("/var/cache/vmctl/lab");
-    return g_build_filename(g_get_user_cache_dir(), "vmctl", "lab", NULL);
-}
-
-/* mkimage.sh's stderr, line by line: every line but the last goes to
- * `progress` as it comes; the last is held, because on failure it is the
- * builder's one-line reason and becomes part of our error instead. */
-struct image_lines {
-    GString *partial;
-    char *held;
-    void (*progress)(const char *line, void *data);
-    void *data;
-};
-
-static void image_line(struct image_lines *l, const char *line)
-{
-    if (l->held && l->progress)
-        l->progress(l->held, l->data);
-    g_free(l->held);
-    l->held = g_strdup(line);
-}
-
-static void image_err_data(struct image_lines *l, const char *buf, size_t n)
-{
-    char *nl;
-
-    g_string_append_len(l->partial, buf, n);
-    while ((nl = memchr(l->partial->str, '\n', l->partial->len))) {
-        g_autofree char *line = g_strndup(l->partial->str, nl - l->partial->str);
-        image_line(l, line);
-        g_string_erase(l->partial, 0, nl - l->partial->str + 1);
-    }
-}
-
-char *vmctl_lab_image(const char *kernel, void (*progress)(const char *line, void *data), void *data,
-                      GError **error)
-{
-    g_autofree char *dir = script_dir();
-    g_autofree char *script = g_build_filename(dir, "mkimage.sh", NULL);
-    g_autofree char *cache = cache_dir();
-    g_autoptr(GString) out = g_string_new(NULL);
-    g_auto(GStrv) envp = g_get_environ();
-    const char *argv[] = { "/bin/sh", script, kernel, cache, NULL };
-    struct image_lines lines = { g_string_new(NULL), NULL, progress, data };
-    int fds[2] = { -1, -1 }, status = 0;
-    GPid pid;
-    char *ret = NULL;
-
-    if (!g_file_test(script, G_FILE_TEST_IS_REGULAR)) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "lab image builder '%s' does not exist", script);
-        goto out;
-    }
-    if (in_build_tree() && !g_environ_getenv(envp, "VMCTL_LAB_DEB_DIRS")) {
-        /* the Linux test guest's kernel package, already downloaded */
-        g_autofree char *debs = g_build_filename(VMCTL_ABS_BUILDDIR, "guest-tests", "linux", "kernel", NULL);
-        envp = g_environ_setenv(envp, "VMCTL_LAB_DEB_DIRS", debs, TRUE);
-    }
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL,
-                                  &fds[0], &fds[1], error))
-        goto out;
-    while (fds[0] >= 0 || fds[1] >= 0) {
-        struct pollfd p[2] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 } };
-        char buf[4096];
-
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < 2; i++) {
-            ssize_t n;
-            if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            n = read(fds[i], buf, sizeof(buf));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                close(fds[i]);
-                fds[i] = -1;
-            } else if (i == 0) {
-                g_string_append_len(out, buf, n);
-            } else {
-                image_err_data(&lines, buf, n);
-            }
-        }
-    }
-    waitpid(pid, &status, 0);
-    if (lines.partial->len)
-        image_line(&lines, lines.partial->str);
-    if (!g_spawn_check_wait_status(status, NULL)) {
-        /* the builder's last line is its reason: "mkimage: REASON" */
-        const char *why = lines.held ? lines.held : "";
-        if (g_str_has_prefix(why, "mkimage: "))
-            why += strlen("mkimage: ");
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "lab image of kernel '%s' could not be made: %s", kernel,
-                    *why ? why : "the image builder failed");
-        goto out;
-    }
-    if (lines.held && progress)
-        progress(lines.held, data);
-    g_strstrip(out->str);
-    if (!*out->str || !g_file_test(out->str, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "lab image builder '%s' named no image directory",
-                    script);
-        goto out;
-    }
-    ret = g_strdup(out->str);
-out:
-    g_string_free(lines.partial, TRUE);
-    g_free(lines.held);
-    return ret;
 }
 
 /* ---- running ------------------------------------------------------------- */
@@ -480,6 +119,7 @@ struct VmctlLab {
     char *error_line;      /* "LAB ERROR ..." */
     bool has_status;
     int status;
+    bool boot_failed;      /* no LAB READY: the command never started */
 };
 
 static void child_setup(gpointer data)
@@ -773,6 +413,20 @@ static void kill_child(GPid *pid)
     *pid = 0;
 }
 
+/* How long L1 may take to its command: about 5-10 s on an idle host,
+ * minutes on a loaded one; a boot that hangs (it has happened under
+ * multi-threaded TCG on a loaded host, with no console output at all)
+ * ends here instead of never. */
+static uint64_t boot_timeout_ns(void)
+{
+    const char *env = g_getenv("VMCTL_LAB_BOOT_TIMEOUT");
+    uint64_t s = LAB_BOOT_TIMEOUT_S;
+
+    if (env && *env)
+        vmctl_parse_uint("VMCTL_LAB_BOOT_TIMEOUT", env, 86400, &s, NULL);
+    return s * 1000000000ULL;
+}
+
 bool vmctl_lab_wait(VmctlLab *lab, int in_fd, int out_fd, int err_fd, int cancel_fd, unsigned timeout_s,
                     int *status, GError **error)
 {
@@ -800,6 +454,11 @@ bool vmctl_lab_wait(VmctlLab *lab, int in_fd, int out_fd, int err_fd, int cancel
         }
         if (deadline && vmctl_now_ns() > deadline) {
             stopped = "timed out";
+            break;
+        }
+        if (!lab->ready_ns && vmctl_now_ns() > lab->start_ns + boot_timeout_ns()) {
+            stopped = "it did not boot in time (no LAB READY; VMCTL_LAB_BOOT_TIMEOUT seconds)";
+            lab->boot_failed = true;
             break;
         }
         for (int i = 0; i < 3; i++) {
@@ -959,17 +618,39 @@ bool vmctl_lab_run_capture(const VmctlLabOptions *o, char *const *argv, const ch
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "memfd_create failed: %s", g_strerror(errno));
         goto out;
     }
-    lab = vmctl_lab_start(o, image, argv, cwd, envp, error);
-    if (!lab)
-        goto out;
-    ok = vmctl_lab_wait(lab, -1, ofd, efd, cancel_fd, timeout_s, status, error);
+    ok = vmctl_lab_run(o, image, argv, cwd, envp, -1, ofd, efd, cancel_fd, timeout_s, status, &lab, error);
     *out = vmctl_lab_read_fd(ofd);
     *err = vmctl_lab_read_fd(efd);
-    *lab_json = vmctl_lab_to_json(lab);
+    if (lab)
+        *lab_json = vmctl_lab_to_json(lab);
 out:
     if (ofd >= 0)
         close(ofd);
     if (efd >= 0)
         close(efd);
     return ok;
+}
+
+
+bool vmctl_lab_run(const VmctlLabOptions *o, const char *image_dir, char *const *argv, const char *cwd,
+                   char *const *envp, int in_fd, int out_fd, int err_fd, int cancel_fd, unsigned timeout_s,
+                   int *status, VmctlLab **lab_out, GError **error)
+{
+    for (int attempt = 1;; attempt++) {
+        g_autoptr(VmctlLab) lab = vmctl_lab_start(o, image_dir, argv, cwd, envp, error);
+        g_autoptr(GError) err = NULL;
+        bool ok;
+
+        if (!lab)
+            return false;
+        ok = vmctl_lab_wait(lab, in_fd, out_fd, err_fd, cancel_fd, timeout_s, status, &err);
+        /* a boot that hung ran nothing: booting once more is safe */
+        if (!ok && lab->boot_failed && attempt < LAB_BOOT_ATTEMPTS)
+            continue;
+        if (!ok)
+            g_propagate_error(error, g_steal_pointer(&err));
+        if (lab_out)
+            *lab_out = g_steal_pointer(&lab);
+        return ok;
+    }
 }

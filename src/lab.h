@@ -103,6 +103,14 @@ VmctlLab *vmctl_lab_start(const VmctlLabOptions *o, const char *image_dir, char 
 bool vmctl_lab_wait(VmctlLab *lab, int in_fd, int out_fd, int err_fd, int cancel_fd, unsigned timeout_s,
                     int *status, GError **error);
 
+/* Start and pump a lab (vmctl_lab_start + vmctl_lab_wait); a lab whose
+ * boot hung (no LAB READY within VMCTL_LAB_BOOT_TIMEOUT, 240 s) ran
+ * nothing and is booted once more. *lab_out (may be NULL) gets the lab
+ * that ran, for vmctl_lab_to_json and vmctl_lab_free. */
+bool vmctl_lab_run(const VmctlLabOptions *o, const char *image_dir, char *const *argv, const char *cwd,
+                   char *const *envp, int in_fd, int out_fd, int err_fd, int cancel_fd, unsigned timeout_s,
+                   int *status, VmctlLab **lab_out, GError **error);
+
 /* What the lab was: kernel, release, accelerator and why, boot time,
  * NVDIMM setup lines, KVM module, exit status. */
 json_object *vmctl_lab_to_json(const VmctlLab *lab);

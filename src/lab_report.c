@@ -9,30 +9,24 @@
 
 #include <string.h>
 
-/* The lab's fsdax file for the checks: made whole (fallocate) by the
- * command, so that the backend check finds it and KVM can map it huge. */
-#define LAB_FSDAX_FILE "/mnt/fsdax1/vmctl-validate.img"
-#define LAB_FSDAX_SIZE "64M"
-
 json_object *vmctl_lab_validate(const char *kernel, bool quick, void (*progress)(const char *line, void *data),
                                 void *data, GError **error)
 {
     g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-    g_autofree char *cwd = g_get_current_dir();
     g_autofree char *out = NULL, *err = NULL;
     g_autoptr(json_object) lab = NULL;
     json_object *report, *o;
     VmctlLabOptions lo;
     int status = -1;
-    /* the checks' own scratch files live in the lab, not in this directory */
-    const char *script = "fallocate -l " LAB_FSDAX_SIZE " " LAB_FSDAX_FILE " && cd /tmp && exec \"$0\" \"$@\"";
-    const char *argv[] = { "/bin/sh", "-c", script, self, "validate", "--json", "--only", VMCTL_LAB_CHECK_GROUPS,
-                           "--backend", "/dev/dax0.0", "--backend", "/dev/dax2.0", "--backend", LAB_FSDAX_FILE,
-                           quick ? "--quick" : NULL, NULL };
+    /* the lab's device-dax and fsdax mount are among the defaults there;
+     * named, they get their backend checks too */
+    const char *argv[] = { self, "validate", "--json", "--only", VMCTL_LAB_CHECK_GROUPS, "--backend", "/dev/dax0.0",
+                           "--backend", "/dev/dax2.0", "--backend", "/mnt/fsdax1", quick ? "--quick" : NULL, NULL };
 
     vmctl_lab_options_default(&lo);
     lo.kernel = kernel;
-    if (!vmctl_lab_run_capture(&lo, (char *const *)argv, cwd, -1, 0, progress, data, &out, &err, &status, &lab,
+    /* the checks' own scratch files live in the lab's /tmp */
+    if (!vmctl_lab_run_capture(&lo, (char *const *)argv, "/tmp", -1, 0, progress, data, &out, &err, &status, &lab,
                                error))
         return NULL;
     report = json_tokener_parse(out);

@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include "probe_backing.h"
+#include "sysfs.h"
+#include "lab.h"
 #include "hugepages.h"
 #include "mountinfo.h"
 #include "util.h"
@@ -32,9 +34,50 @@
 
 #define HUGE_2M (2ull << 20) /* bytes */
 
+static gint cmp_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 const char *const vmctl_probe_backing_defaults[] = {
     "anonymous", "thp", "memfd", "shm", "file", "hugetlbfs", NULL,
 };
+
+GPtrArray *vmctl_probe_backing_default_specs(void)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) mounts = vmctl_mountinfo_read(NULL);
+
+    for (size_t i = 0; vmctl_probe_backing_defaults[i]; i++)
+        g_ptr_array_add(out, g_strdup(vmctl_probe_backing_defaults[i]));
+    for (guint i = 0; mounts && i < mounts->len; i++) {
+        const VmctlMount *m = mounts->pdata[i];
+        g_autofree char *v1 = NULL, *v2 = NULL;
+        bool dax = vmctl_mount_option(m->mount_options, "dax", &v1) || vmctl_mount_option(m->super_options, "dax", &v2);
+        const char *v = v1 ? v1 : v2;
+
+        if (dax && (!v || strcmp(v, "always") == 0) &&
+            (strcmp(m->fstype, "ext4") == 0 || strcmp(m->fstype, "xfs") == 0) && access(m->mount_point, W_OK) == 0)
+            g_ptr_array_add(out, g_strdup_printf("fsdax:%s", m->mount_point));
+    }
+    if (vmctl_lab_inside()) {
+        g_autofree char *dir = vmctl_sysfs_path("bus/dax/devices");
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        const char *name;
+
+        while (d && (name = g_dir_read_name(d)))
+            if (g_str_has_prefix(name, "dax"))
+                g_ptr_array_add(names, g_strdup(name));
+        g_ptr_array_sort(names, cmp_names);
+        for (guint i = 0; i < names->len; i++) {
+            g_autofree char *dev = g_strdup_printf("/dev/%s", (char *)names->pdata[i]);
+            if (g_file_test(dev, G_FILE_TEST_EXISTS))
+                g_ptr_array_add(out, g_strdup_printf("devdax:%s", dev));
+        }
+    }
+    return out;
+}
 
 static const struct {
     const char *name;
@@ -276,8 +319,14 @@ static bool open_devdax(struct vmctl_probe_backing *b, const char *path, GError 
 
 static bool open_fsdax(struct vmctl_probe_backing *b, const char *path, GError **error)
 {
-    b->path = g_strdup(path);
-    b->fd = open(path, O_RDWR | O_CLOEXEC);
+    /* a directory on the DAX mount: a file of our own, removed at the end */
+    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        if (!create_file(b, path, error))
+            return false;
+    } else {
+        b->path = g_strdup(path);
+        b->fd = open(path, O_RDWR | O_CLOEXEC);
+    }
     if (b->fd < 0 && errno == ENOENT) {
         b->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         b->unlink_path = b->fd >= 0;

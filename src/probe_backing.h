@@ -40,6 +40,14 @@ typedef struct vmctl_probe_backing {
 /* The kinds tried by default, in order (devdax and fsdax need a path). */
 extern const char *const vmctl_probe_backing_defaults[];
 
+/* The defaults and the DAX this machine offers to a probe: "fsdax:MOUNT"
+ * for every writable ext4/xfs mount with dax (or dax=always), where the
+ * probe makes its own file and removes it; and, only inside a lab (whose
+ * NVDIMMs are scratch), "devdax:/dev/daxX.Y" for every device-dax: on any
+ * other machine a device-dax holds someone's data, and the probe writes
+ * it, so it is probed only when named. A new array of new strings. */
+GPtrArray *vmctl_probe_backing_default_specs(void);
+
 /* Set up a backing of `size` bytes. VMCTL_ERROR_UNSUPPORTED when this host
  * cannot provide it (no free huge pages and not root, THP disabled...). */
 struct vmctl_probe_backing *vmctl_probe_backing_open(const char *spec, uint64_t size, GError **error);

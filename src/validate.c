@@ -185,6 +185,18 @@ static char *dax_probe_spec(const char *spec)
     return g_strdup_printf("%s:%s", vmctl_backend_kind_name(vmctl_backend_kind(b)), spec);
 }
 
+/* Add SPEC (taken) unless it is NULL or already there. */
+static void add_unique(GPtrArray *a, char *spec)
+{
+    for (guint i = 0; spec && i < a->len; i++)
+        if (g_strcmp0(a->pdata[i], spec) == 0) {
+            g_free(spec);
+            return;
+        }
+    if (spec)
+        g_ptr_array_add(a, spec);
+}
+
 /* --backend SPEC: what it is and whether a guest can use it (pmem_backend). */
 static void group_backends(Runner *r)
 {
@@ -243,18 +255,16 @@ static void group_dirty_log(Runner *r)
                                          .rounds = r->opts->quick ? 4 : 8,
                                          .seed = 1 };
     g_autoptr(GPtrArray) backings = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) defaults = vmctl_probe_backing_default_specs();
     g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func(vmctl_dirty_result_free);
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) modes = g_ptr_array_new();
     g_autoptr(GError) err = NULL;
 
-    for (size_t i = 0; vmctl_probe_backing_defaults[i]; i++)
-        g_ptr_array_add(backings, g_strdup(vmctl_probe_backing_defaults[i]));
-    for (size_t i = 0; r->opts->backends && r->opts->backends[i]; i++) {
-        char *dax = dax_probe_spec(r->opts->backends[i]);
-        if (dax)
-            g_ptr_array_add(backings, dax);
-    }
+    for (size_t i = 0; i < defaults->len; i++)
+        g_ptr_array_add(backings, g_strdup(defaults->pdata[i]));
+    for (size_t i = 0; r->opts->backends && r->opts->backends[i]; i++)
+        add_unique(backings, dax_probe_spec(r->opts->backends[i]));
     g_ptr_array_add(backings, NULL);
     for (size_t i = 0; i < vmctl_dirty_n_modes; i++)
         g_ptr_array_add(modes, (gpointer)vmctl_dirty_modes[i].name);
@@ -348,18 +358,21 @@ static VmctlCheckStatus accessed_status(VmctlAccessedVerdict v)
  * --backend: devdax:/fsdax: as given, a path by what pmem_backend finds
  * there (DAX keeps its kind; other files are probed as a file in the same
  * directory). A --backend that does not probe is left to its own check. */
-static GPtrArray *accessed_backings(const VmctlValidateOpts *opts)
+/* The backings of the accessed-bit checks: the defaults (with the DAX this
+ * machine offers a probe), then those given; *n_defaults says how many
+ * came by default (a default that cannot be set up is NOT APPLICABLE, a
+ * given one that cannot is an ERROR). */
+static GPtrArray *accessed_backings(const VmctlValidateOpts *opts, guint *n_defaults)
 {
-    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *out = vmctl_probe_backing_default_specs();
 
-    for (size_t i = 0; vmctl_probe_backing_defaults[i]; i++)
-        g_ptr_array_add(out, g_strdup(vmctl_probe_backing_defaults[i]));
+    *n_defaults = out->len;
     for (size_t i = 0; opts->backends && opts->backends[i]; i++) {
         const char *spec = opts->backends[i];
         char *dax = dax_probe_spec(spec);
 
         if (dax) {
-            g_ptr_array_add(out, dax);
+            add_unique(out, dax);
         } else {
             g_autoptr(VmctlBackend) b = vmctl_backend_probe(spec, 0, NULL);
             g_autofree char *dir = g_path_get_dirname(spec);
@@ -374,7 +387,8 @@ static GPtrArray *accessed_backings(const VmctlValidateOpts *opts)
  * KVM guest READ (page_idle, else DAMON when free), or why it cannot. */
 static void group_accessed(Runner *r)
 {
-    g_autoptr(GPtrArray) backings = accessed_backings(r->opts);
+    guint n_defaults;
+    g_autoptr(GPtrArray) backings = accessed_backings(r->opts, &n_defaults);
     uint64_t size = r->opts->quick ? 16 * MiB : 64 * MiB;
 
     for (guint i = 0; i < backings->len; i++) {
@@ -385,7 +399,7 @@ static void group_accessed(Runner *r)
         VmctlCheckResult res = { 0 };
 
         begin(r, id, title);
-        a = vmctl_accessed_probe(spec, size, i >= g_strv_length((char **)vmctl_probe_backing_defaults));
+        a = vmctl_accessed_probe(spec, size, i >= n_defaults);
         res.status = accessed_status(a->verdict);
         res.summary = g_steal_pointer(&a->summary);
         res.evidence = g_steal_pointer(&a->evidence);

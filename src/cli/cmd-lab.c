@@ -138,9 +138,8 @@ static int lab_go(struct lab_cli *c, char **argv, int in_fd, int out_fd, int err
     int cfd = cancel_fd(), status = LAB_EXIT_NOT_RUN;
 
     image = vmctl_lab_image(c->o.kernel, progress_line, NULL, error);
-    if (image)
-        lab = vmctl_lab_start(&c->o, image, argv, cwd, envp, error);
-    if (lab && !vmctl_lab_wait(lab, in_fd, out_fd, err_fd, cfd, c->timeout, &status, error))
+    if (image && !vmctl_lab_run(&c->o, image, argv, cwd, envp, in_fd, out_fd, err_fd, cfd, c->timeout, &status,
+                                &lab, error))
         status = cancelled(cfd) ? LAB_EXIT_CANCELLED : LAB_EXIT_NOT_RUN;
     if (cfd >= 0)
         close(cfd);

@@ -188,6 +188,13 @@ int cmd_probe(int argc, char **argv, struct vmctl_ctx *ctx)
     for (size_t i = 0; i < vmctl_dirty_n_modes; i++)
         default_modes[i] = vmctl_dirty_modes[i].name;
 
-    return probe_dirty_log(backings ? (const char *const *)backings : vmctl_probe_backing_defaults, backings != NULL,
-                           modes ? (const char *const *)modes : default_modes, modes != NULL, &opts, ctx);
+    if (!backings) {
+        /* the defaults, with the DAX this machine offers to a probe */
+        g_autoptr(GPtrArray) found = vmctl_probe_backing_default_specs();
+        g_ptr_array_add(found, NULL);
+        return probe_dirty_log((const char *const *)found->pdata, false,
+                               modes ? (const char *const *)modes : default_modes, modes != NULL, &opts, ctx);
+    }
+    return probe_dirty_log((const char *const *)backings, true, modes ? (const char *const *)modes : default_modes,
+                           modes != NULL, &opts, ctx);
 }

@@ -69,13 +69,14 @@ is "info: the fsdax namespace is listed with its block device" \
 [ -s "$TEST_TMP/info.err" ] && diag "$(head -c 2000 "$TEST_TMP/info.err")"
 
 # --- the dirty-log probe on real DAX, and its negative controls ------------
-# Each probe runs in one lab; the controls' JSON comes back one per line.
+# One lab: the probe on its defaults (in a lab they include its device-dax
+# and its fsdax mount), then the controls, their JSON one per line.
 "$VMCTL" lab run -- sh -c '
-    "$VMCTL" --json probe dirty-log -b devdax:/dev/dax0.0 -b fsdax:/mnt/fsdax1/probe -s 64M >/tmp/all.json
+    "$VMCTL" --json probe dirty-log -s 32M >/tmp/all.json
     echo "rc=$?"; jq -c . /tmp/all.json
     VMCTL_PROBE_FAULT=drop-page:100 "$VMCTL" --json probe dirty-log -b devdax:/dev/dax0.0 -m clear -s 64M >/tmp/drop.json
     echo "rc=$?"; jq -c . /tmp/drop.json
-    VMCTL_PROBE_FAULT=host-write:77 "$VMCTL" --json probe dirty-log -b fsdax:/mnt/fsdax1/probe -m bitmap -s 64M >/tmp/hw.json
+    VMCTL_PROBE_FAULT=host-write:77 "$VMCTL" --json probe dirty-log -b fsdax:/mnt/fsdax1 -m bitmap -s 64M >/tmp/hw.json
     echo "rc=$?"; jq -c . /tmp/hw.json' >"$TEST_TMP/probe.out" 2>"$TEST_TMP/probe.err"
 is "probe lab exits 0" "$?" 0
 sed -n 2p "$TEST_TMP/probe.out" >"$TEST_TMP/all.json"
@@ -83,17 +84,21 @@ sed -n 4p "$TEST_TMP/probe.out" >"$TEST_TMP/drop.json"
 sed -n 6p "$TEST_TMP/probe.out" >"$TEST_TMP/hw.json"
 is "probe on DAX exits 0" "$(sed -n 1p "$TEST_TMP/probe.out")" "rc=0"
 j() { jq -r "$1" "$TEST_TMP/all.json" 2>/dev/null; }
-for b in devdax:/dev/dax0.0 fsdax:/mnt/fsdax1/probe; do
+for b in devdax:/dev/dax0.0 devdax:/dev/dax2.0 fsdax:/mnt/fsdax1; do
     for m in bitmap clear ring; do
         is "$b/$m passes on real DAX" \
             "$(jq -r --arg b $b --arg m $m '.results[] | select(.backing==$b and .mode==$m) | .verdict' "$TEST_TMP/all.json")" pass
     done
 done
 is "no page missing, no page extra on DAX" "$(j '[.results[] | (.missing.count // 0) + (.extra.count // 0)] | add')" 0
+is "the probe's defaults in a lab are its DAX and the usual backings, all passing" \
+    "$(j '[.results[] | select(.verdict == "pass") | .backing] | unique | length')" 9
 is "device-dax: the backing oracle missed nothing" \
-    "$(j '[.results[] | select(.backing | startswith("devdax")) | select(.oracle.applies and .oracle.misses.count == 0)] | length')" 3
+    "$(j '[.results[] | select(.backing | startswith("devdax")) | select(.oracle.applies and .oracle.misses.count == 0)] | length')" 6
 is "device-dax: KVM maps it huge, and huge again after logging" \
-    "$(j '[.results[] | select(.backing | startswith("devdax")) | select(.stats.huge_verdict | test("restored$"))] | length')" 3
+    "$(j '[.results[] | select(.backing | startswith("devdax")) | select(.stats.huge_verdict | test("restored$"))] | length')" 6
+is "fsdax: KVM maps an allocated file huge, and huge again after logging" \
+    "$(j '[.results[] | select(.backing | startswith("fsdax")) | select(.stats.huge_verdict | test("restored$"))] | length')" 3
 diag "devdax huge mappings: $(j '[.results[] | select(.backing | startswith("devdax")) | .stats.huge_verdict] | unique | join("; ")')"
 diag "fsdax huge mappings: $(j '[.results[] | select(.backing | startswith("fsdax")) | .stats.huge_verdict] | unique | join("; ")')"
 is "drop-page control on device-dax: exit 1" "$(sed -n 3p "$TEST_TMP/probe.out")" "rc=1"
@@ -147,7 +152,7 @@ is "kill -9: the next lab removed the dead one's directory" "$( [ -n "$dir" ] &&
 bad() { # DESC EXPECTED-RC REGEX ARGS...
     _d=$1 _rc=$2 _re=$3
     shift 3
-    _out=$("$VMCTL" "$@" 2>&1)
+    _out=$(TMPDIR=$TEST_TMP/bad "$VMCTL" "$@" 2>&1)
     _got=$?
     if [ "$_got" = "$_rc" ] && [ "$(printf '%s\n' "$_out" | wc -l)" = 1 ] && printf '%s' "$_out" | grep -Eq -- "$_re"; then
         ok "$_d"
@@ -156,6 +161,7 @@ bad() { # DESC EXPECTED-RC REGEX ARGS...
         diag "exit $_got (want $_rc): $_out"
     fi
 }
+mkdir -p "$TEST_TMP/bad"
 bad "run without a command" 2 "^vmctl: lab run needs '-- COMMAND" lab run
 bad "an unknown kernel name" 125 "^vmctl: lab image of kernel 'sid-rt' could not be made" lab run --kernel sid-rt -- true
 bad "an unknown accelerator" 2 "^vmctl: lab accel 'hvf' must be auto, tcg or kvm" lab run --accel hvf -- true
@@ -167,5 +173,11 @@ if [ -c /dev/kvm ] && [ -d /sys/module/kvm_pvm ]; then
     bad "accel kvm on a paravirtual KVM" 125 "^vmctl: lab accel 'kvm' needs a KVM with nested virtualization: .*paravirtual" \
         lab run --accel kvm -- true
 fi
-is "no QEMU was left by the bad input" "$(pgrep -f "vmctl-lab-.*virtiofs.sock" | wc -l)" 0
+# a boot that does not reach the command in time is ended (booted twice)
+out=$(VMCTL_LAB_BOOT_TIMEOUT=1 TMPDIR=$TEST_TMP/bad "$VMCTL" lab run -- true 2>&1)
+is "a lab that does not boot in time: exit 125" "$?" 125
+like "and the error says so" "$(printf '%s\n' "$out" | head -n 1)" \
+    "^vmctl: lab \(kernel 'bookworm'\) ended before its command did: it did not boot in time"
+is "no lab was left by the bad input: no process, no directory" \
+    "$(pgrep -f "$TEST_TMP/bad" | wc -l) $(ls "$TEST_TMP/bad" | wc -l)" "0 0"
 tap_done

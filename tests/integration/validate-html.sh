@@ -19,9 +19,18 @@ if [ -z "$PY" ]; then
     skip "validate --html in headless Chromium" "no python3 for the PNG checker" chromium
     tap_done
 fi
-if ! have_kvm || ! have_qemu || ! have_ksm; then
-    skip "validate --html with its plots" "needs KVM, QEMU and KSM for a real report" kvm
+if ! have_qemu; then
+    skip "validate --html with its plots" "no QEMU for a real report" qemu
     tap_done
+fi
+# The report needs KVM and KSM: this host's, or (without them) a lab's,
+# where it is made; the page is rendered here either way.
+if ! have_kvm || ! have_ksm; then
+    lab_why=$(lab_ready)
+    if [ -n "$lab_why" ]; then
+        skip "validate --html with its plots" "no KVM or KSM here, and no lab: $lab_why" kvm
+        tap_done
+    fi
 fi
 
 # the guests validate launches run under a vmctld of this test
@@ -46,7 +55,15 @@ render() {
     return $_rc
 }
 
-"$VMCTL" validate --quick --json --html "$TEST_TMP/r.html" >"$TEST_TMP/r.json"
+if have_kvm && have_ksm; then
+    "$VMCTL" validate --quick --json --html "$TEST_TMP/r.html" >"$TEST_TMP/r.json"
+else
+    diag "no usable KVM or KSM here: the report is made in a lab ($VMCTL lab run) and rendered here"
+    "$VMCTL" lab run -- sh -c 'cd "$TEST_TMP" && "$VMCTL" validate --quick --json --html lab.html >lab.json;
+        tar -cf - lab.html lab.json' | tar -C "$TEST_TMP" -xf -
+    mv "$TEST_TMP/lab.html" "$TEST_TMP/r.html"
+    mv "$TEST_TMP/lab.json" "$TEST_TMP/r.json"
+fi
 check "validate --quick --html wrote the page" test -s "$TEST_TMP/r.html"
 # the plots the report carries, one per check with a series: the dirty
 # rate over time, the migration progress, the KSM merge curve

@@ -33,7 +33,9 @@ for k in 0 1; do
             "$(j --arg m $m ".labs[$k].report.checks[] | select(.id == \"dirty-log/devdax:/dev/dax0.0/\" + \$m) | .status")" PASS
     done
     is "$kn lab: dirty log exact on fsdax, bitmap" \
-        "$(j ".labs[$k].report.checks[] | select(.id == \"dirty-log/fsdax:/mnt/fsdax1/vmctl-validate.img/bitmap\") | .status")" PASS
+        "$(j ".labs[$k].report.checks[] | select(.id == \"dirty-log/fsdax:/mnt/fsdax1/bitmap\") | .status")" PASS
+    is "$kn lab: the second device-dax too" \
+        "$(j ".labs[$k].report.checks[] | select(.id == \"dirty-log/devdax:/dev/dax2.0/ring\") | .status")" PASS
     is "$kn lab: huge mappings of device-dax come back after logging" \
         "$(j ".labs[$k].report.checks[] | select(.id == \"huge-pages/devdax:/dev/dax0.0\") | .status")" PASS
     like "$kn lab: DAX accessed bits say plainly what they are" \
@@ -59,7 +61,7 @@ like "trixie: on device-dax it was measured, not assumed, and said plainly" \
 is "trixie: the device-dax evidence: pages read, pages seen" \
     "$(a devdax:/dev/dax0.0 '[.evidence.mechanism, .evidence.touched_pages > 0, .evidence.seen_touched_pages, .evidence.measured_blind] | @csv')" \
     '"damon",true,0,true'
-like "trixie: fsdax likewise" "$(a fsdax:/mnt/fsdax1/vmctl-validate.img .summary)" '\(measured\): DAX'
+like "trixie: fsdax likewise" "$(a fsdax:/mnt/fsdax1 .summary)" '\(measured\): DAX'
 like "bookworm: no mechanism, and it says why" "$(j '.labs[0].report.checks[] | select(.id == "accessed/devdax:/dev/dax0.0") | .summary')" \
     'page_idle absent .* no DAMON sysfs interface \(and DAX pages are ZONE_DEVICE'
 is "device-dax huge mappings: measured on both kernels" \

@@ -104,7 +104,8 @@ kvm_or_lab() {
     rm -rf "$TEST_TMP"
     trap - EXIT
     # shellcheck disable=SC2086 # word splitting intended
-    exec "$VMCTL" lab run "$@" ${VMCTL_TEST_LAB:-} -- /bin/sh "$0"
+    # bounded: a test that hangs in a lab fails instead of stalling the suite
+    exec "$VMCTL" lab run --timeout "${VMCTL_TEST_LAB_TIMEOUT:-1200}" "$@" ${VMCTL_TEST_LAB:-} -- /bin/sh "$0"
 }
 
 # on_exit COMMAND: run at exit, last registered first.
