@@ -645,7 +645,7 @@ static uint64_t migration_pages_differ(json_object *verify, uint64_t *compared, 
     return differ;
 }
 
-#define MIGRATION_POLL_US 200000 /* between two query-migrate polls */
+#define MIGRATION_POLL_US 50000 /* between two query-migrate polls: a short migration still gets a curve */
 
 struct migration_poll {
     const char *sock, *name;
