@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#define LAB_VALIDATE_TIMEOUT_S 900 /* s for one lab kernel's checks (about 1-2 min when well) */
+
 json_object *vmctl_lab_validate(const char *kernel, bool quick, void (*progress)(const char *line, void *data),
                                 void *data, GError **error)
 {
@@ -26,8 +28,10 @@ json_object *vmctl_lab_validate(const char *kernel, bool quick, void (*progress)
     vmctl_lab_options_default(&lo);
     lo.kernel = kernel;
     /* the checks' own scratch files live in the lab's /tmp */
-    if (!vmctl_lab_run_capture(&lo, (char *const *)argv, "/tmp", -1, 0, progress, data, &out, &err, &status, &lab,
-                               error))
+    /* bounded: a lab whose nested guest stalls becomes that lab's error,
+     * never a report that never ends */
+    if (!vmctl_lab_run_capture(&lo, (char *const *)argv, "/tmp", -1, LAB_VALIDATE_TIMEOUT_S, progress, data, &out,
+                               &err, &status, &lab, error))
         return NULL;
     report = json_tokener_parse(out);
     if (!report || !json_object_object_get_ex(report, "checks", NULL)) {

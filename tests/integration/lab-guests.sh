@@ -16,7 +16,7 @@ if [ ! -e /run/vmctl-lab/job ]; then
     fi
     rm -rf "$TEST_TMP"
     trap - EXIT
-    exec "$VMCTL" lab run ${VMCTL_TEST_LAB:-} -- /bin/sh "$0"
+    exec "$VMCTL" lab run --timeout "${VMCTL_TEST_LAB_TIMEOUT:-1200}" ${VMCTL_TEST_LAB:-} -- /bin/sh "$0"
 fi
 
 . "$top_srcdir/tests/lib/vmctld.sh"
