@@ -70,6 +70,26 @@ static void remove_dir(const char *dir)
     g_rmdir(dir);
 }
 
+/* The lab's own directory, $TMPDIR/vmctl-lab-PID-N (mode 0700): the first
+ * N that does not exist yet, so labs of one vmctl never share one, and a
+ * stale one names the vmctl that made it. */
+static char *make_lab_dir(GError **error)
+{
+    for (unsigned n = 0; n < 1000; n++) {
+        g_autofree char *dir = g_strdup_printf("%s/vmctl-lab-%d-%u", g_get_tmp_dir(), (int)getpid(), n);
+
+        if (mkdir(dir, 0700) == 0)
+            return g_steal_pointer(&dir);
+        if (errno != EEXIST) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "lab directory '%s' cannot be made: %s", dir,
+                        g_strerror(errno));
+            return NULL;
+        }
+    }
+    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "no free lab directory name in '%s'", g_get_tmp_dir());
+    return NULL;
+}
+
 /* A vmctl killed by SIGKILL cannot clean up: its QEMU and virtiofsd die
  * with it (PR_SET_PDEATHSIG), and the next lab removes its directory. */
 static void sweep_stale(void)
@@ -239,7 +259,7 @@ VmctlLab *vmctl_lab_start(const VmctlLabOptions *o, const char *image_dir, char 
     if (!vmctl_lab_accel_choose(o->accel, &host, &lab->accel, &lab->accel_reason, error))
         return NULL;
     sweep_stale();
-    lab->dir = g_dir_make_tmp("vmctl-lab-XXXXXX", error);
+    lab->dir = make_lab_dir(error);
     if (!lab->dir)
         return NULL;
     if (strpbrk(lab->dir, " \t\n")) {
@@ -248,7 +268,6 @@ VmctlLab *vmctl_lab_start(const VmctlLabOptions *o, const char *image_dir, char 
                     "lab directory '%s' must not contain white space (set TMPDIR)", lab->dir);
         return NULL;
     }
-    chmod(lab->dir, 0700);
     {
         g_autofree char *pidf = g_build_filename(lab->dir, "pid", NULL);
         g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());

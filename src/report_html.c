@@ -163,6 +163,17 @@ static const char *jget(json_object *o, const char *key)
     return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "";
 }
 
+/* The lab kernels as the header cells of a row, and the row's end. */
+static void kernel_headers(GString *s, json_object *kernels)
+{
+    for (size_t k = 0; kernels && k < json_object_array_length(kernels); k++) {
+        g_string_append(s, "<th>");
+        esc(s, json_object_get_string(json_object_array_get_idx(kernels, k)));
+        g_string_append(s, "</th>");
+    }
+    g_string_append(s, "</tr>\n");
+}
+
 /* The labs (validate --lab): a coloured kernel x check matrix, the known
  * kernel changes with what each lab measured, and each lab's kernel. The
  * results are the lab kernels', never the host's: the headings say so. */
@@ -203,12 +214,7 @@ static void append_labs(GString *s, json_object *labs, json_object *matrix)
     }
     g_string_append(s, "</table>\n<h3>Known kernel changes: the version rule and what each lab measured</h3>\n"
                        "<table id=\"lab-changes\"><tr><th>change</th>");
-    for (size_t k = 0; k < nk; k++) {
-        g_string_append(s, "<th>");
-        esc(s, json_object_get_string(json_object_array_get_idx(kernels, k)));
-        g_string_append(s, "</th>");
-    }
-    g_string_append(s, "</tr>\n");
+    kernel_headers(s, kernels);
     for (size_t i = 0; changes && i < json_object_array_length(changes); i++) {
         json_object *row = json_object_array_get_idx(changes, i), *cells = json_object_object_get(row, "cells");
 
@@ -235,12 +241,7 @@ static void append_labs(GString *s, json_object *labs, json_object *matrix)
         g_string_append(s, "</tr>\n");
     }
     g_string_append(s, "</table>\n<h3>Checks by lab kernel</h3>\n<table id=\"lab-matrix\"><tr><th>check</th>");
-    for (size_t k = 0; k < nk; k++) {
-        g_string_append(s, "<th>");
-        esc(s, json_object_get_string(json_object_array_get_idx(kernels, k)));
-        g_string_append(s, "</th>");
-    }
-    g_string_append(s, "</tr>\n");
+    kernel_headers(s, kernels);
     for (size_t i = 0; rows && i < json_object_array_length(rows); i++) {
         json_object *row = json_object_array_get_idx(rows, i), *cells = json_object_object_get(row, "cells");
         bool differs = json_object_get_boolean(json_object_object_get(row, "differs"));

@@ -119,45 +119,47 @@ new_root() {
     return 0
 }
 
+# build OUT KERNELDIR INIT MODULES...: a root with busybox, mke2fs,
+# pmem-setup.sh (next to INIT unless $PMEM_SETUP names it), the modules and
+# INIT; then $EXTRA (a function) adds what the image needs besides; packed.
+build() {
+    out=$1 kdir=$2 init=$3
+    shift 3
+    tmp=$(mktemp -d -p "${TMPDIR:-/tmp}")
+    trap 'rm -rf "$tmp"' EXIT
+    r=$tmp/root
+    new_root "$r"
+    add_modules "$kdir" "$r" "$@"
+    cp "${PMEM_SETUP:-$(dirname "$init")/pmem-setup.sh}" "$r/lib/pmem-setup.sh"
+    cp "$init" "$r/init"
+    chmod 755 "$r/init"
+    "$EXTRA" "$r"
+    pack "$r" >"$out.tmp"
+    mv "$out.tmp" "$out"
+}
+
 mode=${1:-}
 case "$mode" in
 base)
     [ $# -eq 5 ] || die "usage: mkinitramfs.sh base OUT KERNELDIR STAMPWL INIT"
-    out=$2 kdir=$3 stampwl=$4 init=$5
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-initramfs.XXXXXX")
-    trap 'rm -rf "$tmp"' EXIT
-    r=$tmp/root
-    new_root "$r"
+    stampwl=$4
+    base_extra() { install -m 755 "$stampwl" "$1/bin/stampwl"; }
+    EXTRA=base_extra
     # shellcheck disable=SC2086 # one word per module
-    add_modules "$kdir" "$r" $MODULES
-    cp "$(dirname "$init")/pmem-setup.sh" "$r/lib/"
-    cp "$stampwl" "$r/bin/stampwl"
-    cp "$init" "$r/init"
-    chmod 755 "$r/init" "$r/bin/stampwl"
-    pack "$r" >"$out.tmp"
-    mv "$out.tmp" "$out"
+    build "$2" "$3" "$5" $MODULES
     ;;
 lab)
     [ $# -eq 5 ] || die "usage: mkinitramfs.sh lab OUT KERNELDIR INIT PMEM_SETUP"
-    out=$2 kdir=$3 init=$4 pmem_setup=$5
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-initramfs.XXXXXX")
-    trap 'rm -rf "$tmp"' EXIT
-    r=$tmp/root
-    new_root "$r"
-    # shellcheck disable=SC2086 # one word per module
-    add_modules "$kdir" "$r" $LAB_MODULES
     # the kernel loads what it asks for (fs-ext4, crypto-crc32c) through it
-    ln -sf ../bin/busybox "$r/sbin/modprobe"
-    cp "$pmem_setup" "$r/lib/pmem-setup.sh"
-    cp "$init" "$r/init"
-    chmod 755 "$r/init"
-    pack "$r" >"$out.tmp"
-    mv "$out.tmp" "$out"
+    lab_extra() { ln -sf ../bin/busybox "$1/sbin/modprobe"; }
+    EXTRA=lab_extra PMEM_SETUP=$5
+    # shellcheck disable=SC2086 # one word per module
+    build "$2" "$3" "$4" $LAB_MODULES
     ;;
 vmctl)
     [ $# -eq 4 ] || die "usage: mkinitramfs.sh vmctl OUT BASE VMCTL"
     out=$2 base=$3 vmctl=$4
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-initramfs.XXXXXX")
+    tmp=$(mktemp -d -p "${TMPDIR:-/tmp}")
     trap 'rm -rf "$tmp"' EXIT
     r=$tmp/root
     copy_bin "$vmctl" "$r" /usr/bin/vmctl

@@ -9,14 +9,8 @@
 . "$top_srcdir/tests/lib/tap.sh"
 
 if [ ! -e /run/vmctl-lab/job ]; then
-    why=$(lab_ready)
-    if [ -n "$why" ]; then
-        skip "tiny guests on real DAX under vmctld" "$why" qemu
-        tap_done
-    fi
-    rm -rf "$TEST_TMP"
-    trap - EXIT
-    exec "$VMCTL" lab run --timeout "${VMCTL_TEST_LAB_TIMEOUT:-1200}" ${VMCTL_TEST_LAB:-} -- /bin/sh "$0"
+    need_lab "tiny guests on real DAX under vmctld"
+    run_in_lab
 fi
 
 . "$top_srcdir/tests/lib/vmctld.sh"

@@ -7,11 +7,7 @@
 # with its negative controls there too.
 . "$top_srcdir/tests/lib/tap.sh"
 
-why=$(lab_ready)
-if [ -n "$why" ]; then
-    skip "vmctl lab" "$why" qemu
-    tap_done
-fi
+need_lab "vmctl lab"
 
 # --- one boot: status, streams, directory, environment, the machine --------
 cd "$TEST_TMP" || exit 1

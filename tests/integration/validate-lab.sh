@@ -7,11 +7,7 @@
 # that does not exist (that lab an error, exit 2), bad options.
 . "$top_srcdir/tests/lib/tap.sh"
 
-why=$(lab_ready)
-if [ -n "$why" ]; then
-    skip "validate --lab" "$why" qemu
-    tap_done
-fi
+need_lab "validate --lab"
 cd "$TEST_TMP" || exit 1
 
 # the host part is kept to its first check: the labs are the subject here

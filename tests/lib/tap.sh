@@ -86,12 +86,30 @@ lab_ready() {
     [ ! -e /run/vmctl-lab/job ] || echo "already inside a lab"
 }
 
+# need_lab DESCRIPTION: a test that needs `vmctl lab` skips whole (a
+# failure under CI) where no lab can run here.
+need_lab() {
+    _lw=$(lab_ready)
+    [ -z "$_lw" ] && return 0
+    skip "$1" "$_lw" qemu
+    tap_done
+}
+
+# run_in_lab [ARGS...]: the whole test runs again inside a lab (vmctl lab:
+# real KVM in a TCG guest with emulated NVDIMMs) and this process becomes
+# that run: its TAP, its exit status. ARGS go to `vmctl lab run` (e.g.
+# --memory 4G); VMCTL_TEST_LAB adds more. Bounded: a test that hangs in a
+# lab fails instead of stalling the suite (VMCTL_TEST_LAB_TIMEOUT s).
+run_in_lab() {
+    rm -rf "$TEST_TMP"
+    trap - EXIT
+    # shellcheck disable=SC2086 # word splitting intended
+    exec "$VMCTL" lab run --timeout "${VMCTL_TEST_LAB_TIMEOUT:-1200}" "$@" ${VMCTL_TEST_LAB:-} -- /bin/sh "$0"
+}
+
 # kvm_or_lab [ARGS...]: a test that needs KVM runs on the host's KVM where
-# there is one (returns 0). Where there is none, the whole test runs again
-# inside a lab (vmctl lab: real KVM in a TCG guest with emulated NVDIMMs)
-# and this process becomes that run: its TAP, its exit status. Returns 1,
-# with the reason in $lab_why, when neither is possible. ARGS go to
-# `vmctl lab run` (e.g. --memory 4G); VMCTL_TEST_LAB adds more.
+# there is one (returns 0); where there is none, in a lab (run_in_lab ARGS).
+# Returns 1, with the reason in $lab_why, when neither is possible.
 kvm_or_lab() {
     lab_why=
     have_kvm && return 0
@@ -101,11 +119,7 @@ kvm_or_lab() {
         return 1
     fi
     echo "# no usable /dev/kvm here: this test runs inside a lab ($VMCTL lab run $* ${VMCTL_TEST_LAB:-})"
-    rm -rf "$TEST_TMP"
-    trap - EXIT
-    # shellcheck disable=SC2086 # word splitting intended
-    # bounded: a test that hangs in a lab fails instead of stalling the suite
-    exec "$VMCTL" lab run --timeout "${VMCTL_TEST_LAB_TIMEOUT:-1200}" "$@" ${VMCTL_TEST_LAB:-} -- /bin/sh "$0"
+    run_in_lab "$@"
 }
 
 # on_exit COMMAND: run at exit, last registered first.

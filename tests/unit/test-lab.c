@@ -137,7 +137,7 @@ static void test_accel_parse(void)
  * same directory and the same environment, for hostile bytes too. */
 static void test_job_roundtrip(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("test-lab-XXXXXX", NULL);
+    g_autofree char *dir = g_dir_make_tmp(NULL, NULL);
     g_autofree char *sub = g_build_filename(dir, "it's a dir; $(x)", NULL);
     g_autofree char *job = NULL, *jobf = g_build_filename(dir, "job", NULL);
     g_autofree char *out = NULL, *script = NULL;
@@ -176,7 +176,7 @@ static void test_job_roundtrip(void)
  * one-line message, never a shell that goes on elsewhere. */
 static void test_job_missing_cwd(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("test-lab-XXXXXX", NULL);
+    g_autofree char *dir = g_dir_make_tmp(NULL, NULL);
     g_autofree char *jobf = g_build_filename(dir, "job", NULL);
     const char *argv[] = { "echo", "ran", NULL };
     g_autofree char *job = vmctl_lab_job_text((char *const *)argv, "/nonexistent/dir", NULL, false);
