@@ -236,7 +236,7 @@ VmctlLab *vmctl_lab_start(const VmctlLabOptions *o, const char *image_dir, char 
     VmctlLabHost host;
     VmctlLabMachine m = { 0 };
     g_autofree char *job = NULL, *job_path = NULL, *sock = NULL, *kernel = NULL, *initrd = NULL, *log = NULL;
-    g_autofree char *clog = NULL;
+    g_autofree char *clog = NULL, *monitor = NULL;
     g_autoptr(GPtrArray) nv_paths = g_ptr_array_new_with_free_func(g_free);
     g_auto(GStrv) qargv = NULL;
     g_autoptr(GPtrArray) full = NULL;
@@ -320,6 +320,8 @@ VmctlLab *vmctl_lab_start(const VmctlLabOptions *o, const char *image_dir, char 
     m.kernel = kernel;
     m.initrd = initrd;
     m.virtiofs_socket = sock;
+    monitor = g_build_filename(lab->dir, "monitor.sock", NULL);
+    m.monitor_socket = monitor;
     m.job = job_path;
     for (int i = 0; i < 3; i++) {
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) < 0) {
@@ -433,7 +435,7 @@ static void kill_child(GPid *pid)
 }
 
 /* How long L1 may take to its command: about 5-10 s on an idle host,
- * minutes on a loaded one; a boot that hangs (it has happened under
+ * minutes on a loaded one; a boot that hangs (it happened under
  * multi-threaded TCG on a loaded host, with no console output at all)
  * ends here instead of never. */
 static uint64_t boot_timeout_ns(void)

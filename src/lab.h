@@ -58,6 +58,7 @@ typedef struct {
     const char *kernel;        /* image files */
     const char *initrd;
     const char *virtiofs_socket; /* virtiofsd's vhost-user socket */
+    const char *monitor_socket;  /* QEMU's human monitor, for looking at a lab that stalls */
     const char *job;           /* the job file (lab/init sources it) */
     int console_fd, out_fd, err_fd; /* connected sockets as QEMU sees them */
 } VmctlLabMachine;

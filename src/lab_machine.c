@@ -120,10 +120,15 @@ GStrv vmctl_lab_qemu_argv(const VmctlLabMachine *m)
         add(a, "-cpu");
         add(a, "host");
     } else {
-        /* multi-threaded TCG; EPYC brings SVM with NPT, which L1's kvm_amd
-         * needs for nested paging */
+        /* single-threaded TCG: under multi-threaded TCG, L1's kernel
+         * patching its own text (int3 and IPIs, each time KVM flips a static
+         * key as VMs come and go) raced with the other vCPU's translated
+         * code, and a lab stalled, one vCPU in exc_int3 and the other
+         * spinning on a lock, in about one of 30 validate runs; single-
+         * threaded TCG boots and runs the checks as fast here. EPYC brings
+         * SVM with NPT, which L1's kvm_amd needs for nested paging. */
         add(a, "-accel");
-        add(a, "tcg,thread=multi");
+        add(a, "tcg,thread=single");
         add(a, "-cpu");
         add(a, "EPYC,+svm,+npt");
     }
@@ -158,6 +163,13 @@ GStrv vmctl_lab_qemu_argv(const VmctlLabMachine *m)
     addf(a, "socket,id=vfs,path=%s", vfs);
     add(a, "-device");
     add(a, "vhost-user-fs-pci,chardev=vfs,tag=hostroot");
+    if (m->monitor_socket) {
+        g_autofree char *mon = vmctl_qemu_opt_escape(m->monitor_socket);
+        add(a, "-chardev");
+        addf(a, "socket,id=mon,path=%s,server=on,wait=off", mon);
+        add(a, "-mon");
+        add(a, "chardev=mon,mode=readline");
+    }
     add(a, "-kernel");
     add(a, m->kernel);
     add(a, "-initrd");
