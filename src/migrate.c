@@ -6,10 +6,13 @@
 
 #include "guest_line.h"
 #include "page_diff.h"
+#include "sysfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const strategy_names[] = {
@@ -324,37 +327,95 @@ json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GE
     return g_steal_pointer(&out);
 }
 
-bool vmctl_migrate_fault_parse(const char *spec, uint64_t *page, GError **error)
+bool vmctl_migrate_fault_parse(const char *spec, VmctlMigrateFault *out, GError **error)
 {
-    if (!spec || !g_str_has_prefix(spec, "dst-page:") ||
-        !vmctl_parse_uint("fault page", spec + strlen("dst-page:"), G_MAXUINT32, page, NULL)) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "fault '%s' is not 'dst-page:N'", spec ? spec : "");
-        return false;
+    static const struct {
+        const char *prefix;
+        VmctlMigrateFaultKind kind;
+    } kinds[] = { { "dst-page:", VMCTL_MIGRATE_FAULT_CORRUPT }, { "dst-stale:", VMCTL_MIGRATE_FAULT_STALE } };
+
+    for (size_t i = 0; spec && i < G_N_ELEMENTS(kinds); i++)
+        if (g_str_has_prefix(spec, kinds[i].prefix) &&
+            vmctl_parse_uint("fault page", spec + strlen(kinds[i].prefix), G_MAXUINT32, &out->page, NULL)) {
+            out->kind = kinds[i].kind;
+            return true;
+        }
+    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "fault '%s' is not 'dst-page:N' or 'dst-stale:N'",
+                spec ? spec : "");
+    return false;
+}
+
+#define FAULT_WINDOW (2u * 1024 * 1024) /* bytes: mapped around the page, device-dax's usual align */
+
+/* A shared mapping of the 2 MiB window around page `page`; *at gets the
+ * page's place in it. */
+static uint8_t *page_map(const char *path, uint64_t offset, uint64_t page, bool write, uint8_t **at, GError **error)
+{
+    uint64_t pos = offset + page * VMCTL_MIGRATE_PAGE, base = pos & ~(uint64_t)(FAULT_WINDOW - 1), size = 0;
+    int fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    struct stat st;
+    uint8_t *p;
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot open '%s' for page %" G_GUINT64_FORMAT ": %s", path,
+                    page, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
     }
-    return true;
+    if (S_ISCHR(st.st_mode))
+        vmctl_char_device_size(st.st_rdev, &size);
+    else
+        size = (uint64_t)st.st_size;
+    if (pos + VMCTL_MIGRATE_PAGE > size) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "page %" G_GUINT64_FORMAT " of '%s' is beyond its end (%"
+                    G_GUINT64_FORMAT " bytes)", page, path, size);
+        close(fd);
+        return NULL;
+    }
+    p = mmap(NULL, FAULT_WINDOW, write ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, (off_t)base);
+    close(fd);
+    if (p == MAP_FAILED) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot map page %" G_GUINT64_FORMAT " of '%s': %s", page,
+                    path, g_strerror(errno));
+        return NULL;
+    }
+    *at = p + (pos - base);
+    return p;
 }
 
 bool vmctl_migrate_fault_apply(const char *path, uint64_t offset, uint64_t page, GError **error)
 {
-    off_t at = (off_t)(offset + page * VMCTL_MIGRATE_PAGE + 123); /* any byte of the page */
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    unsigned char c;
+    uint8_t *at, *p = page_map(path, offset, page, true, &at, error);
 
-    if (fd < 0 || pread(fd, &c, 1, at) != 1) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot read page %" G_GUINT64_FORMAT " of '%s': %s", page,
-                    path, fd < 0 ? g_strerror(errno) : "beyond the end");
-        if (fd >= 0)
-            close(fd);
+    if (!p)
         return false;
-    }
-    c ^= 0xff;
-    if (pwrite(fd, &c, 1, at) != 1) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot write page %" G_GUINT64_FORMAT " of '%s': %s", page,
-                    path, g_strerror(errno));
-        close(fd);
+    at[123] ^= 0xff; /* any byte of the page */
+    munmap(p, FAULT_WINDOW);
+    return true;
+}
+
+bool vmctl_migrate_page_read(const char *path, uint64_t offset, uint64_t page, uint8_t buf[VMCTL_MIGRATE_PAGE],
+                             GError **error)
+{
+    uint8_t *at, *p = page_map(path, offset, page, false, &at, error);
+
+    if (!p)
         return false;
-    }
-    close(fd);
+    memcpy(buf, at, VMCTL_MIGRATE_PAGE);
+    munmap(p, FAULT_WINDOW);
+    return true;
+}
+
+bool vmctl_migrate_page_write(const char *path, uint64_t offset, uint64_t page, const uint8_t buf[VMCTL_MIGRATE_PAGE],
+                              GError **error)
+{
+    uint8_t *at, *p = page_map(path, offset, page, true, &at, error);
+
+    if (!p)
+        return false;
+    memcpy(at, buf, VMCTL_MIGRATE_PAGE);
+    munmap(p, FAULT_WINDOW);
     return true;
 }
 

@@ -110,10 +110,30 @@ VmctlMigrateBlock *vmctl_migrate_block_new(const char *name, const char *path_sr
  * "pages": N, "pages_differ": N} with the totals also in *pages_differ. */
 json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GError **error);
 
-/* The test-only fault hook: "dst-page:N" (page N of the destination's RAM
- * image gets one byte changed before the compare). */
-bool vmctl_migrate_fault_parse(const char *spec, uint64_t *page, GError **error);
+/* The test-only fault hooks, acting on page N of the destination's RAM
+ * image after the transfer, before the compare:
+ *   "dst-page:N"   one byte of the page changed (a corrupt page)
+ *   "dst-stale:N"  the page's content from before the migration put back
+ *                  (a lost last write: the stamp checker calls it stale) */
+typedef enum {
+    VMCTL_MIGRATE_FAULT_CORRUPT,
+    VMCTL_MIGRATE_FAULT_STALE,
+} VmctlMigrateFaultKind;
+
+typedef struct {
+    VmctlMigrateFaultKind kind;
+    uint64_t page;
+} VmctlMigrateFault;
+
+bool vmctl_migrate_fault_parse(const char *spec, VmctlMigrateFault *out, GError **error);
+/* Flip one byte of page `page` at `offset` bytes into the image. */
 bool vmctl_migrate_fault_apply(const char *path, uint64_t offset, uint64_t page, GError **error);
+/* Copy one page out of, or into, an image (a file or a device-dax, through
+ * a mapping: device-dax has no read or write). */
+bool vmctl_migrate_page_read(const char *path, uint64_t offset, uint64_t page, uint8_t buf[VMCTL_MIGRATE_PAGE],
+                             GError **error);
+bool vmctl_migrate_page_write(const char *path, uint64_t offset, uint64_t page, const uint8_t buf[VMCTL_MIGRATE_PAGE],
+                              GError **error);
 
 /* PASS when no page differs, no stamped page is bad and the guest said
  * "VERIFY ok" (line NULL: the guest oracle did not run); else FAIL. */

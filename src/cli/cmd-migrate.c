@@ -144,10 +144,32 @@ static void print_result(json_object *r)
                str(r, "backend"));
 }
 
+/* A backing spec as the daemon reads it: a path made absolute against this
+ * directory ("anonymous" and "memfd..." as they are). */
+static char *absolute_spec(const char *spec)
+{
+    if (strcmp(spec, "anonymous") == 0 || g_str_has_prefix(spec, "memfd"))
+        return g_strdup(spec);
+    return g_canonicalize_filename(spec, NULL);
+}
+
+static json_object *paths_json(char **paths)
+{
+    json_object *a = json_object_new_array();
+
+    for (size_t i = 0; paths[i]; i++) {
+        g_autofree char *p = g_canonicalize_filename(paths[i], NULL);
+        json_object_array_add(a, json_object_new_string(p));
+    }
+    return a;
+}
+
 int cmd_migrate(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     g_autofree char *to = NULL, *strategy = NULL, *bandwidth = NULL, *downtime = NULL, *timeout = NULL;
     gboolean verify = FALSE, no_verify = FALSE, shared = FALSE, keep = FALSE, force = FALSE;
+    g_autofree char *dest_backend = NULL;
+    g_auto(GStrv) dest_nvdimm = NULL, dest_vpmem = NULL;
     const GOptionEntry entries[] = {
         { "to", 0, 0, G_OPTION_ARG_STRING, &to,
           "where to: local (a second QEMU on this host) or, with vmctld --driver libvirt, the destination's libvirt URI",
@@ -162,6 +184,13 @@ int cmd_migrate(int argc, char **argv, struct vmctl_ctx *ctx)
         { "keep-source", 0, 0, G_OPTION_ARG_NONE, &keep, "keep the source's backing file after the hand-over", NULL },
         { "force", 0, 0, G_OPTION_ARG_NONE, &force, "migrate even where QEMU cannot carry a device's content", NULL },
         { "timeout", 0, 0, G_OPTION_ARG_STRING, &timeout, "give up (and keep the source) after S seconds", "S" },
+        { "dest-backend", 0, 0, G_OPTION_ARG_FILENAME, &dest_backend,
+          "the destination's RAM backing (another device-dax, an fsdax file, any launch backing; default: a new file "
+          "beside the source's)", "SPEC" },
+        { "dest-nvdimm", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dest_nvdimm,
+          "the destination's backing of the next NVDIMM (once per NVDIMM)", "PATH" },
+        { "dest-virtio-pmem", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dest_vpmem,
+          "the destination's backing of the next virtio-pmem device (once per device)", "PATH" },
         { NULL },
     };
     g_autoptr(json_object) args = json_object_new_object();
@@ -221,6 +250,14 @@ int cmd_migrate(int argc, char **argv, struct vmctl_ctx *ctx)
         }
         vmctl_json_add_u64(args, "timeout", v);
     }
+    if (dest_backend) {
+        g_autofree char *spec = absolute_spec(dest_backend);
+        vmctl_json_add_str(args, "dest-backend", spec);
+    }
+    if (dest_nvdimm)
+        json_object_object_add(args, "dest-nvdimm", paths_json(dest_nvdimm));
+    if (dest_vpmem)
+        json_object_object_add(args, "dest-virtio-pmem", paths_json(dest_vpmem));
     vmctl_json_add_bool(args, "verify", !no_verify);
     vmctl_json_add_bool(args, "shared", shared);
     vmctl_json_add_bool(args, "keep-source", keep);

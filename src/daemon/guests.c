@@ -616,6 +616,56 @@ static GStrv guest_argv(VmctldGuests *o, const VmctlGuestSpec *spec, VmctlAccel 
     return argv;
 }
 
+/* The guest (not dead) whose spec owns a backing that is also `path`, and
+ * that backing's role there; NULL when none does. */
+static Guest *backing_owner(VmctldGuests *o, const char *path, char **role)
+{
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, o->guests);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        Guest *g = v;
+        g_autoptr(VmctlGuestSpec) spec = NULL;
+        g_autoptr(GArray) own = NULL;
+
+        if (g_strcmp0(g->state, "dead") == 0 || !g->spec_json)
+            continue;
+        spec = vmctl_guest_spec_from_json(g->spec_json, NULL);
+        if (!spec)
+            continue;
+        own = vmctld_spec_owned(spec);
+        for (guint i = 0; i < own->len; i++)
+            if (vmctld_same_backing(path, g_array_index(own, VmctldOwned, i).path)) {
+                *role = g_strdup(g_array_index(own, VmctldOwned, i).role);
+                return g;
+            }
+    }
+    return NULL;
+}
+
+bool vmctld_guests_backings_check(VmctldGuests *o, const VmctlGuestSpec *spec, GError **error)
+{
+    g_autoptr(GArray) own = NULL;
+
+    if (!vmctld_spec_paths_check((const char *const *)o->allowed, spec, error) ||
+        !vmctld_spec_owned_distinct(spec, error))
+        return false;
+    own = vmctld_spec_owned(spec);
+    for (guint i = 0; i < own->len; i++) {
+        const VmctldOwned *b = &g_array_index(own, VmctldOwned, i);
+        g_autofree char *role = NULL;
+        Guest *g = backing_owner(o, b->path, &role);
+
+        if (g) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "backing '%s' (%s of guest '%s') is in use by guest "
+                        "'%s' (its %s): a backing serves one guest", b->path, b->role, spec->name, g->name, role);
+            return false;
+        }
+    }
+    return true;
+}
+
 void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *call, void *data)
 {
     VmctldGuests *o = data;
@@ -642,8 +692,6 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
     if (!vmctl_accel_choose(spec, &host, &accel, &why, &err) ||
         !vmctl_guest_spec_validate(spec, accel == VMCTL_ACCEL_KVM ? kvm_max_vcpus() : TCG_MAX_VCPUS, &err))
         goto fail;
-    if (!vmctld_spec_paths_check((const char *const *)o->allowed, spec, &err))
-        goto fail;
     if (spec->dirty_ring && accel != VMCTL_ACCEL_KVM) {
         g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_INVALID, "dirty-ring of guest '%s' needs KVM, and it runs under TCG",
                     spec->name);
@@ -653,6 +701,8 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
         g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_INVALID, "guest '%s' already exists", spec->name);
         goto fail;
     }
+    if (!vmctld_guests_backings_check(o, spec, &err))
+        goto fail;
 
     g = guest_new(o, spec->name);
     argv = guest_argv(o, spec, accel, g->run_dir, &backend_kind, &err);

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "daemon/server.h"
+#include "guest_spec.h"
 #include "qmp.h"
 #include "util.h"
 
@@ -33,6 +34,10 @@ void vmctld_guests_cmd_kill(VmctldServer *srv, json_object *args, VmctldCall *ca
 void vmctld_guests_cmd_qmp(VmctldServer *srv, json_object *args, VmctldCall *call, void *data);
 json_object *vmctld_guests_cmd_list(VmctldServer *srv, json_object *args, void *data, GError **error);
 json_object *vmctld_guests_cmd_info(VmctldServer *srv, json_object *args, void *data, GError **error);
+
+/* The rules a launch applies to SPEC's host paths: under the allowed paths,
+ * none named twice, none owned by another guest that is not dead. */
+bool vmctld_guests_backings_check(VmctldGuests *g, const VmctlGuestSpec *spec, GError **error);
 
 /* For live migration (daemon/migration.c). */
 const char *vmctld_guests_run_root(VmctldGuests *g);

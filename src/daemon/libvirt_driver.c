@@ -683,7 +683,8 @@ static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
     int nparams = 0, maxparams = 0, st = 0, reason = 0, rc, src_fd = -1;
     unsigned long hv = 0;
     unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
-    uint64_t memory = 0, pages_differ = 0, stamp_bad = 0, fault_page = 0, t0 = vmctl_now_ns();
+    uint64_t memory = 0, pages_differ = 0, stamp_bad = 0, t0 = vmctl_now_ns();
+    VmctlMigrateFault fault_how = { 0 };
     pid_t src_pid, dst_pid = 0;
     bool src_running, kind_tiny, compared = false, dst_hidden;
     Monitor mon = { 0 };
@@ -714,15 +715,20 @@ static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
     dst_hidden = g_strcmp0(fault, "dst-unreachable") == 0;
     if (dst_hidden)
         fault = NULL;
-    if (fault && !vmctl_migrate_fault_parse(fault, &fault_page, error))
+    if (fault && !vmctl_migrate_fault_parse(fault, &fault_how, error))
         return NULL;
+    if (fault && fault_how.kind != VMCTL_MIGRATE_FAULT_CORRUPT) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED, "fault '%s' is local migration's", fault);
+        return NULL;
+    }
     {
-        static const char *const local_only[] = { "shared", "keep-source", "force" };
+        static const char *const local_only[] = { "shared", "keep-source", "force", "dest-backend", "dest-nvdimm",
+                                                  "dest-virtio-pmem" };
         json_object *v;
 
         for (size_t i = 0; i < G_N_ELEMENTS(local_only); i++) {
             v = json_object_object_get(j->args, local_only[i]);
-            if (v && json_object_get_boolean(v)) {
+            if (v && (json_object_is_type(v, json_type_array) || json_object_get_boolean(v))) {
                 g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
                             "option '%s' is local migration's: the libvirt driver does not have it", local_only[i]);
                 return NULL;
@@ -876,7 +882,7 @@ static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
                 vmctl_json_add_str(proof, "host_oracle_destination", e->message);
         }
         if (fault && dst_ram) {
-            if (!vmctl_migrate_fault_apply(dst_ram, 0, fault_page, error)) {
+            if (!vmctl_migrate_fault_apply(dst_ram, 0, fault_how.page, error)) {
                 if (src_fd >= 0)
                     close(src_fd);
                 json_object_put(stats);

@@ -12,6 +12,7 @@
 #include "daemon/migration.h"
 
 #include "daemon/guests.h"
+#include "daemon/migration_dest.h"
 #include "migrate.h"
 #include "page_stamp.h"
 #include "qemu_cmdline.h"
@@ -61,6 +62,9 @@ struct Migration {
     bool verify, shared, keep_source, force;
     guint timeout_s;
     char *fault;
+    VmctlMigrateFault fault_how;
+    const char *verdict; /* vmctl_migrate_verdict()'s word, or "UNVERIFIED" without the proof */
+    uint8_t *stale_page; /* dst-stale: the page as it was when the migration began */
     /* the source */
     VmctlQmp *src;
     json_object *src_spec;
@@ -172,6 +176,7 @@ static void migration_free(Migration *m)
         g_error_free(m->failure);
     g_free(m->name);
     g_free(m->fault);
+    g_free(m->stale_page);
     g_free(m->accel);
     g_free(m->backend_kind);
     g_free(m->src_ram);
@@ -324,23 +329,6 @@ static gboolean on_dst_exit(gint fd, GIOCondition cond, gpointer user)
                                   "the destination QEMU of guest '%s' died during the migration%s%s", m->name,
                                   *last ? ": " : "", last));
     return G_SOURCE_REMOVE;
-}
-
-/* A new backing path next to `path`: PATH.dst-N (an earlier suffix
- * dropped), one that does not exist yet. */
-static char *new_backing(const char *path)
-{
-    g_autofree char *base = g_strdup(path);
-    char *suffix = g_strrstr(base, ".dst-");
-
-    if (suffix && suffix[5] && strspn(suffix + 5, "0123456789") == strlen(suffix + 5))
-        *suffix = '\0';
-    for (unsigned n = 1;; n++) {
-        char *p = g_strdup_printf("%s.dst-%u", base, n);
-        if (strcmp(p, path) != 0 && !g_file_test(p, G_FILE_TEST_EXISTS))
-            return p;
-        g_free(p);
-    }
 }
 
 static void after_migrate_sent(Migration *m);
@@ -519,41 +507,10 @@ static void dst_launch(Migration *m)
     g_auto(GStrv) base = NULL;
     g_auto(GStrv) argv = NULL;
     g_autofree char *log_path = NULL;
-    json_object *nv;
     GPid launcher;
     int logfd;
 
     phase(m, "destination", "starting QEMU with -incoming defer -S");
-    m->dst_spec = NULL;
-    json_object_deep_copy(m->src_spec, &m->dst_spec, NULL);
-    if (!m->shared && m->src_ram) {
-        m->dst_ram = new_backing(m->src_ram);
-        json_object_object_add(m->dst_spec, "backend", json_object_new_string(m->dst_ram));
-        g_ptr_array_add(m->created, g_strdup(m->dst_ram));
-    } else if (m->shared) {
-        m->dst_ram = g_strdup(m->src_ram);
-    }
-    nv = json_object_object_get(m->dst_spec, "nvdimm");
-    for (size_t i = 0; nv && i < json_object_array_length(nv); i++) {
-        json_object *d = json_object_array_get_idx(nv, i);
-        const char *p = json_object_get_string(json_object_object_get(d, "path"));
-        char *np = m->shared ? g_strdup(p) : new_backing(p);
-
-        if (!m->shared) {
-            json_object_object_add(d, "path", json_object_new_string(np));
-            g_ptr_array_add(m->created, g_strdup(np));
-        }
-        g_ptr_array_add(m->dst_nv, np);
-    }
-    {
-        json_object *vp = json_object_object_get(m->dst_spec, "virtio-pmem");
-        for (size_t i = 0; vp && !m->shared && i < json_object_array_length(vp); i++) {
-            json_object *d = json_object_array_get_idx(vp, i);
-            g_autofree char *np = new_backing(json_object_get_string(json_object_object_get(d, "path")));
-            json_object_object_add(d, "path", json_object_new_string(np));
-            g_ptr_array_add(m->created, g_strdup(np));
-        }
-    }
     for (unsigned n = 1;; n++) {
         g_autofree char *p = g_strdup_printf("%s/%s.dst-%u", vmctld_guests_run_root(m->guests), m->name, n);
         if (!g_file_test(p, G_FILE_TEST_EXISTS)) {
@@ -906,13 +863,33 @@ static void after_cont_dst(Migration *m)
         hand_over(m);
 }
 
+/* The test-only fault on the paused destination's RAM image. A stale page
+ * needs the guest to have rewritten it since the migration began: a page
+ * it left alone has nothing stale to put back, and the run says so. */
+static bool apply_fault(Migration *m, const char *src_img, const char *dst_img, GError **error)
+{
+    uint8_t now[VMCTL_MIGRATE_PAGE];
+
+    vmctl_json_add_str(m->proof, "fault", m->fault);
+    if (m->fault_how.kind == VMCTL_MIGRATE_FAULT_CORRUPT)
+        return vmctl_migrate_fault_apply(dst_img, 0, m->fault_how.page, error);
+    if (!vmctl_migrate_page_read(src_img, 0, m->fault_how.page, now, error))
+        return false;
+    if (memcmp(now, m->stale_page, sizeof(now)) == 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "fault '%s': the guest did not rewrite page %"
+                    G_GUINT64_FORMAT " during the migration, so it has no stale content to put back", m->fault,
+                    m->fault_how.page);
+        return false;
+    }
+    return vmctl_migrate_page_write(dst_img, 0, m->fault_how.page, m->stale_page, error);
+}
+
 static void host_oracle(Migration *m)
 {
     g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
     g_autoptr(GError) err = NULL;
     g_autofree char *src_img = NULL, *dst_img = NULL;
     json_object *cmp;
-    uint64_t page;
 
     if (m->src_ram && m->dst_ram) {
         src_img = g_strdup(m->src_ram);
@@ -921,12 +898,9 @@ static void host_oracle(Migration *m)
         src_img = g_build_filename(m->dst_run_dir, "source.ram.dump", NULL);
         dst_img = g_build_filename(m->dst_run_dir, "destination.ram.dump", NULL);
     }
-    if (m->fault) {
-        if (!vmctl_migrate_fault_parse(m->fault, &page, &err) || !vmctl_migrate_fault_apply(dst_img, 0, page, &err)) {
-            migration_fail(m, g_steal_pointer(&err));
-            return;
-        }
-        vmctl_json_add_str(m->proof, "fault", m->fault);
+    if (m->fault && !apply_fault(m, src_img, dst_img, &err)) {
+        migration_fail(m, g_steal_pointer(&err));
+        return;
     }
     phase(m, "compare", "every page of the source against the destination");
     /* one shared file is both sides' RAM: comparing it with itself would
@@ -935,15 +909,11 @@ static void host_oracle(Migration *m)
         g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", src_img, 0, dst_img, 0, m->memory));
     for (guint i = 0; !m->shared && i < m->src_nv->len; i++) {
         g_autofree char *name = g_strdup_printf("nvdimm%u", i);
-        GStatBuf sb;
+        json_object *d = json_object_array_get_idx(json_object_object_get(m->src_spec, "nvdimm"), i);
 
-        if (g_stat(m->src_nv->pdata[i], &sb) < 0) {
-            migration_fail(m, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot stat NVDIMM backing '%s': %s",
-                                          (char *)m->src_nv->pdata[i], g_strerror(errno)));
-            return;
-        }
+        /* the device's size as the guest sees it (a device-dax has no file size) */
         g_ptr_array_add(blocks, vmctl_migrate_block_new(name, m->src_nv->pdata[i], 0, m->dst_nv->pdata[i], 0,
-                                                        (uint64_t)sb.st_size));
+                                                        (uint64_t)json_object_get_int64(json_object_object_get(d, "size"))));
     }
     cmp = vmctl_migrate_compare(blocks, &m->pages_differ, &err);
     if (!cmp) {
@@ -952,7 +922,7 @@ static void host_oracle(Migration *m)
     }
     vmctl_json_add_str(m->proof, "images",
                        m->shared                 ? "one shared backing file (x-ignore-shared): not compared with itself"
-                       : m->src_ram && m->dst_ram ? "backing files (share=on)"
+                       : m->src_ram && m->dst_ram ? "backing files and devices (share=on)"
                                                   : "pmemsave dumps of guest-physical RAM");
     json_object_object_add(m->proof, "pages", cmp);
     if (m->kind_tiny) {
@@ -1135,14 +1105,14 @@ static void migration_done(Migration *m, json_object *ret, const GError *error)
 static void on_handed(gpointer user, const GError *error)
 {
     Migration *m = user;
-    const char *verdict = m->verify ? "PASS" : "UNVERIFIED";
     json_object *r;
 
-    if (!m->keep_source && !m->shared) {
-        if (m->src_ram)
+    if (!m->keep_source && !m->shared) { /* files go, a device stays */
+        if (m->src_ram && g_file_test(m->src_ram, G_FILE_TEST_IS_REGULAR))
             g_unlink(m->src_ram);
         for (guint i = 0; i < m->src_nv->len; i++)
-            g_unlink(m->src_nv->pdata[i]);
+            if (g_file_test(m->src_nv->pdata[i], G_FILE_TEST_IS_REGULAR))
+                g_unlink(m->src_nv->pdata[i]);
     }
     if (error) {
         g_autoptr(GError) e = g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED,
@@ -1151,7 +1121,7 @@ static void on_handed(gpointer user, const GError *error)
         migration_done(m, NULL, e);
         return;
     }
-    r = result_json(m, verdict);
+    r = result_json(m, m->verdict);
     vmctl_json_add_i64(r, "pid", m->dst_pid);
     vmctl_json_add_str(r, "run_dir", m->dst_run_dir);
     vmctl_json_add_str(r, "backend", json_object_get_string(json_object_object_get(m->dst_spec, "backend")));
@@ -1159,9 +1129,14 @@ static void on_handed(gpointer user, const GError *error)
     migration_done(m, r, NULL);
 }
 
+/* The name goes to the destination: after a PASS, or without the proof
+ * (--no-verify), which the verdict then says. */
 static void hand_over(Migration *m)
 {
     g_autoptr(GError) err = NULL;
+
+    if (!m->verdict)
+        m->verdict = "UNVERIFIED";
 
     if (m->dst_watch) {
         g_source_remove(m->dst_watch);
@@ -1336,6 +1311,7 @@ static void verdict_and_finish(Migration *m)
     vmctl_json_add_u64(m->proof, "stamps_bad", m->stamp_bad);
     vmctl_json_add_str(m->proof, "verdict", verdict);
     phase(m, "verdict", verdict);
+    m->verdict = verdict;
     if (strcmp(verdict, "PASS") == 0) {
         hand_over(m);
         return;
@@ -1346,6 +1322,22 @@ static void verdict_and_finish(Migration *m)
 }
 
 /* --- the commands ------------------------------------------------------------ */
+
+/* The test-only fault: parsed, and for a stale page its content now. */
+static bool fault_prepare(Migration *m, GError **error)
+{
+    if (!vmctl_migrate_fault_parse(m->fault, &m->fault_how, error))
+        return false;
+    if (m->fault_how.kind != VMCTL_MIGRATE_FAULT_STALE)
+        return true;
+    if (!m->src_ram || !m->dst_ram) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "fault '%s' needs a guest whose RAM is a file or device "
+                    "on both sides", m->fault);
+        return false;
+    }
+    m->stale_page = g_malloc(VMCTL_MIGRATE_PAGE);
+    return vmctl_migrate_page_read(m->src_ram, 0, m->fault_how.page, m->stale_page, error);
+}
 
 static bool arg_u64(json_object *args, const char *key, uint64_t *out)
 {
@@ -1375,6 +1367,8 @@ void vmctld_migration_cmd_migrate(VmctldServer *srv, json_object *args, VmctldCa
     Migration *m;
     VmctlQmp *qmp;
     json_object *vp, *nv;
+    VmctldDestRequest req;
+    VmctldDest dest;
     uint64_t v;
     int maj, min, mic;
 
@@ -1446,8 +1440,7 @@ void vmctld_migration_cmd_migrate(VmctldServer *srv, json_object *args, VmctldCa
     m->force = arg_bool(args, "force", false);
     m->fault = g_strdup(fault);
     backend = json_object_get_string(json_object_object_get(m->src_spec, "backend"));
-    if (backend && g_file_test(backend, G_FILE_TEST_IS_REGULAR))
-        m->src_ram = g_strdup(backend);
+    m->src_ram = vmctld_backing_image(backend);
     nv = json_object_object_get(m->src_spec, "nvdimm");
     for (size_t i = 0; nv && i < json_object_array_length(nv); i++)
         g_ptr_array_add(m->src_nv,
@@ -1461,18 +1454,27 @@ void vmctld_migration_cmd_migrate(VmctldServer *srv, json_object *args, VmctldCa
         migration_free(m);
         goto fail;
     }
-    if (!m->shared && backend && g_str_has_prefix(backend, "/dev/")) {
-        g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
-                    "RAM of guest '%s' is the device '%s': a second one cannot be chosen here, use --shared", m->name,
-                    backend);
-        migration_free(m);
-        goto fail;
-    }
     vp = json_object_object_get(m->src_spec, "virtio-pmem");
     if (!m->shared && vp && json_object_array_length(vp) > 0 && !m->force) {
         g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
                     "guest '%s' has virtio-pmem, whose content QEMU does not migrate to a separate backing: use --shared (or --force to lose it)",
                     m->name);
+        migration_free(m);
+        goto fail;
+    }
+    /* the destination's backings, checked before anything starts */
+    if (!vmctld_dest_request_from_args(args, m->shared, &req, &err) ||
+        !vmctld_dest_plan(m->guests, m->src_spec, &req, &dest, &err)) {
+        vmctld_dest_request_clear(&req);
+        migration_free(m);
+        goto fail;
+    }
+    vmctld_dest_request_clear(&req);
+    m->dst_spec = g_steal_pointer(&dest.spec);
+    m->dst_ram = g_steal_pointer(&dest.ram);
+    g_ptr_array_extend_and_steal(m->dst_nv, g_steal_pointer(&dest.nv));
+    g_ptr_array_extend_and_steal(m->created, g_steal_pointer(&dest.created));
+    if (m->fault && !fault_prepare(m, &err)) {
         migration_free(m);
         goto fail;
     }

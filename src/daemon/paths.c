@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* An entry or path with its symlinks resolved as far as it exists: the
  * deepest existing ancestor is resolved and the rest appended. A dangling
@@ -133,5 +134,74 @@ bool vmctld_spec_paths_check(const char *const *allowed, const VmctlGuestSpec *s
         for (guint i = 0; i < devs[k]->len; i++)
             if (!vmctld_path_check(allowed, g_array_index(devs[k], VmctlGuestDevice, i).path, error))
                 return false;
+    return true;
+}
+
+/* ---- backings a guest owns ---------------------------------------------- */
+
+void vmctld_owned_clear(VmctldOwned *o)
+{
+    g_free(o->path);
+    g_free(o->role);
+}
+
+static void add_owned(GArray *out, const char *path, const char *role)
+{
+    VmctldOwned o = { g_strdup(path), g_strdup(role) };
+    g_array_append_val(out, o);
+}
+
+GArray *vmctld_spec_owned(const VmctlGuestSpec *spec)
+{
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(VmctldOwned));
+    GArray *devs[] = { spec->nvdimm, spec->virtio_pmem };
+    const char *what[] = { "NVDIMM", "virtio-pmem device" };
+
+    g_array_set_clear_func(out, (GDestroyNotify)vmctld_owned_clear);
+    /* a directory is a place QEMU makes its own unlinked file in, shared
+     * by any number of guests; memfd and anonymous RAM have no path */
+    if (spec->backend && g_path_is_absolute(spec->backend) && !g_file_test(spec->backend, G_FILE_TEST_IS_DIR))
+        add_owned(out, spec->backend, "RAM");
+    for (size_t k = 0; k < G_N_ELEMENTS(devs); k++)
+        for (guint i = 0; i < devs[k]->len; i++) {
+            g_autofree char *role = g_strdup_printf("%s %u", what[k], i);
+            add_owned(out, g_array_index(devs[k], VmctlGuestDevice, i).path, role);
+        }
+    return out;
+}
+
+bool vmctld_same_backing(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+
+    if (ea && eb) {
+        if (S_ISCHR(sa.st_mode) || S_ISBLK(sa.st_mode))
+            return (sa.st_mode & S_IFMT) == (sb.st_mode & S_IFMT) && sa.st_rdev == sb.st_rdev;
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    }
+    if (ea != eb)
+        return false;
+    /* neither made yet: the same place once resolved */
+    {
+        g_autofree char *ra = resolve(a), *rb = resolve(b);
+        return strcmp(ra, rb) == 0;
+    }
+}
+
+bool vmctld_spec_owned_distinct(const VmctlGuestSpec *spec, GError **error)
+{
+    g_autoptr(GArray) own = vmctld_spec_owned(spec);
+
+    for (guint i = 0; i < own->len; i++)
+        for (guint j = i + 1; j < own->len; j++) {
+            VmctldOwned *x = &g_array_index(own, VmctldOwned, i), *y = &g_array_index(own, VmctldOwned, j);
+            if (vmctld_same_backing(x->path, y->path)) {
+                g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                            "backing '%s' of guest '%s' is named twice (%s and %s): each needs its own", y->path,
+                            spec->name, x->role, y->role);
+                return false;
+            }
+        }
     return true;
 }

@@ -188,7 +188,8 @@ static void test_compare(void)
     g_autoptr(GError) err = NULL;
     g_autoptr(json_object) r = NULL;
     json_object *blk;
-    uint64_t differ = 99, page;
+    uint64_t differ = 99;
+    VmctlMigrateFault f;
 
     g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", a, 0, b, 0, 64 * VMCTL_MIGRATE_PAGE));
     g_ptr_array_add(blocks, vmctl_migrate_block_new("nvdimm0", na, 0, nb, 0, 16 * VMCTL_MIGRATE_PAGE));
@@ -199,8 +200,9 @@ static void test_compare(void)
     g_clear_pointer(&r, json_object_put);
 
     /* the negative control: one byte of one page, each block */
-    g_assert_true(vmctl_migrate_fault_parse("dst-page:37", &page, &err));
-    g_assert_true(vmctl_migrate_fault_apply(b, 0, page, &err));
+    g_assert_true(vmctl_migrate_fault_parse("dst-page:37", &f, &err));
+    g_assert_cmpint(f.kind, ==, VMCTL_MIGRATE_FAULT_CORRUPT);
+    g_assert_true(vmctl_migrate_fault_apply(b, 0, f.page, &err));
     g_assert_true(vmctl_migrate_fault_apply(nb, 0, 3, &err));
     r = vmctl_migrate_compare(blocks, &differ, &err);
     g_assert_no_error(err);
@@ -220,9 +222,30 @@ static void test_compare(void)
     g_assert_false(vmctl_migrate_fault_apply(b, 0, 64, &err));
     g_assert_error(err, VMCTL_ERROR, VMCTL_ERROR_FAILED);
     g_clear_error(&err);
-    g_assert_false(vmctl_migrate_fault_parse("src-page:1", &page, &err));
-    g_assert_cmpstr(err->message, ==, "fault 'src-page:1' is not 'dst-page:N'");
+    g_assert_false(vmctl_migrate_fault_parse("src-page:1", &f, &err));
+    g_assert_cmpstr(err->message, ==, "fault 'src-page:1' is not 'dst-page:N' or 'dst-stale:N'");
     g_clear_error(&err);
+    g_assert_true(vmctl_migrate_fault_parse("dst-stale:5", &f, &err));
+    g_assert_cmpint(f.kind, ==, VMCTL_MIGRATE_FAULT_STALE);
+    g_assert_cmpuint(f.page, ==, 5);
+    /* a page copied out of one image and into another makes them differ
+     * exactly there */
+    {
+        uint8_t buf[VMCTL_MIGRATE_PAGE];
+        g_assert_true(vmctl_migrate_page_read(a, 0, 40, buf, &err));
+        g_assert_true(vmctl_migrate_page_write(b, 0, 41, buf, &err));
+        g_assert_false(vmctl_migrate_page_read(a, 0, 64, buf, &err));
+        g_assert_nonnull(strstr(err->message, "beyond its end"));
+        g_clear_error(&err);
+    }
+    g_clear_pointer(&r, json_object_put);
+    r = vmctl_migrate_compare(blocks, &differ, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(differ, ==, 3);
+    blk = json_object_array_get_idx(json_object_object_get(r, "blocks"), 0);
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(
+                        json_object_array_get_idx(json_object_object_get(blk, "first"), 1), "page")),
+                    ==, 41);
 
     g_ptr_array_add(blocks, vmctl_migrate_block_new("missing", a, 0, "/nonexistent/x", 0, VMCTL_MIGRATE_PAGE));
     g_clear_pointer(&r, json_object_put);
