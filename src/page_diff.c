@@ -39,6 +39,7 @@ struct image {
     uint64_t size;
     bool size_known;
     bool use_read;    /* mmap refused: pread into buf */
+    uint64_t map_align; /* mapping offsets and lengths: the page size, 2 MiB for a device (device-dax) */
     void *map;        /* current window when mapped */
     size_t map_len;
     uint8_t *buf;     /* WINDOW_READ bytes when use_read */
@@ -188,13 +189,16 @@ static bool image_open(struct image *img, const char *path, GError **error)
                     g_strerror(errno));
         return false;
     }
-    /* Devices without mmap (ENODEV) are read instead. */
-    probe = mmap(NULL, VMCTL_PAGE_DIFF_PAGE, PROT_READ, MAP_SHARED, img->fd, 0);
-    if (probe == MAP_FAILED) {
+    img->map_align = S_ISCHR(st.st_mode) ? VMCTL_PAGE_DIFF_CHUNK : (uint64_t)sysconf(_SC_PAGESIZE);
+    /* Devices without mmap (ENODEV) are read instead. The probe maps a
+     * whole chunk: a device-dax refuses a mapping shorter than its
+     * alignment (EINVAL for 4 KiB at 2M align) and has no read either. */
+    probe = mmap(NULL, VMCTL_PAGE_DIFF_CHUNK, PROT_READ, MAP_SHARED, img->fd, 0);
+    if (probe == MAP_FAILED && errno == ENODEV) {
         img->use_read = true;
         img->buf = g_malloc(WINDOW_READ);
-    } else {
-        munmap(probe, VMCTL_PAGE_DIFF_PAGE);
+    } else if (probe != MAP_FAILED) {
+        munmap(probe, VMCTL_PAGE_DIFF_CHUNK);
     }
     return true;
 }
@@ -219,17 +223,13 @@ static void image_close(struct image *img)
 /* Make [off, off + len) of the image readable at *out until the next call. */
 static bool image_window(struct image *img, uint64_t off, uint64_t len, const uint8_t **out, GError **error)
 {
-    static long pagesz;
     uint64_t done = 0;
 
     image_unmap(img);
     if (!img->use_read) {
-        uint64_t delta;
+        uint64_t delta = off % img->map_align;
 
-        if (!pagesz)
-            pagesz = sysconf(_SC_PAGESIZE);
-        delta = off % pagesz;
-        img->map_len = len + delta;
+        img->map_len = (len + delta + img->map_align - 1) / img->map_align * img->map_align;
         img->map = mmap(NULL, img->map_len, PROT_READ, MAP_SHARED, img->fd, off - delta);
         if (img->map == MAP_FAILED) {
             img->map = NULL;
