@@ -1,19 +1,31 @@
 /* page_diff.c: page-by-page comparison of two memory images.
  *
- * Each range is walked in windows: both images are mapped read-only for one
- * window (MAP_SHARED, so a live guest file is seen as it is), compared chunk
- * by chunk with memcmp, and unmapped. Only a chunk that differs is compared
- * again page by page. A device that refuses mmap is read with pread into a
- * buffer of one chunk instead. */
+ * Each block is cut into units (page_work.h) that worker threads compare in
+ * turn, one worker per online CPU; the units' results are merged in page
+ * order, so the counts and the pages listed do not depend on the workers.
+ * Within a unit an image is read in one of two ways:
+ * - read: pread into a buffer of the worker, a window at a time. For files
+ *   and block devices in 4 KiB pages: mapping them would cost a fault, a
+ *   page-table entry and an unmap per 4 KiB page, which a bulk copy into a
+ *   buffer that stays in the cache undercuts. Devices that refuse mmap are
+ *   read too.
+ * - map: the unit is mapped read-only (MAP_SHARED, so a live guest file is
+ *   seen as it is) and compared in place. For device DAX, which has no
+ *   read(), and files in 2 MiB pages (huge tmpfs, hugetlbfs), where one
+ *   fault maps 2 MiB and a copy would cost more than it saves.
+ * Windows are compared chunk by chunk with memcmp; only a chunk that differs
+ * is compared again page by page. */
 #include "config.h"
 
 #include "page_diff.h"
+#include "page_work.h"
 #include "sysfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -21,16 +33,23 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-/* Bytes mapped at a time per image: large enough that mmap/munmap calls do
- * not count, small enough that address space and page tables stay bounded
- * on TiB devices. A multiple of 1 GiB keeps DAX mappings huge. */
-#define WINDOW_MAP (UINT64_C(1) << 30)
-/* Bytes read at a time per image when the image cannot be mapped: one chunk,
- * so both buffers stay in the cache while they are compared. */
-#define WINDOW_READ ((uint64_t)VMCTL_PAGE_DIFF_CHUNK)
+/* Bytes a worker compares at a time, one unit. Mapped device DAX keeps 1 GiB
+ * windows: a device may be aligned to 1 GiB, and its mappings stay huge
+ * only when windows keep that alignment. */
+#define UNIT_BYTES (UINT64_C(64) << 20)
+#define UNIT_DEVICE (UINT64_C(1) << 30)
+/* Bytes read at a time per image in read mode: both buffers of a worker
+ * stay in its L2 cache while they are compared. */
+#define WINDOW_READ (UINT64_C(256) << 10)
+/* st_blksize from which a file is mapped instead of read: its pages are
+ * huge, so a fault maps this many bytes at once. */
+#define HUGE_BLKSIZE (UINT64_C(2) << 20)
 
 G_STATIC_ASSERT(VMCTL_PAGE_DIFF_CHUNK % VMCTL_PAGE_DIFF_PAGE == 0);
-G_STATIC_ASSERT(WINDOW_MAP % VMCTL_PAGE_DIFF_CHUNK == 0);
+G_STATIC_ASSERT(UNIT_BYTES % VMCTL_PAGE_DIFF_CHUNK == 0);
+G_STATIC_ASSERT(UNIT_DEVICE % UNIT_BYTES == 0);
+G_STATIC_ASSERT(UNIT_BYTES % WINDOW_READ == 0);
+G_STATIC_ASSERT(WINDOW_READ % VMCTL_PAGE_DIFF_PAGE == 0);
 
 struct image {
     const char *path;
@@ -38,11 +57,16 @@ struct image {
     const char *kind; /* "file", "block device", "character device" */
     uint64_t size;
     bool size_known;
-    bool use_read;    /* mmap refused: pread into buf */
+    bool use_read;    /* read mode: pread into the worker's buffer */
     uint64_t map_align; /* mapping offsets and lengths: the page size, 2 MiB for a device (device-dax) */
-    void *map;        /* current window when mapped */
+};
+
+/* What one worker holds of one image: its buffer or its current mapping. */
+struct view {
+    void *map; /* current window when mapped */
     size_t map_len;
-    uint8_t *buf;     /* WINDOW_READ bytes when use_read */
+    uint8_t *buf; /* WINDOW_READ bytes in read mode, page-aligned: the
+                   * kernel copies into an aligned buffer at full speed */
 };
 
 void vmctl_page_diff_opts_init(struct vmctl_page_diff_opts *opts)
@@ -190,61 +214,74 @@ static bool image_open(struct image *img, const char *path, GError **error)
         return false;
     }
     img->map_align = S_ISCHR(st.st_mode) ? VMCTL_PAGE_DIFF_CHUNK : (uint64_t)sysconf(_SC_PAGESIZE);
+    /* Device DAX has no read(); huge pages map cheaply; the rest is read. */
+    img->use_read = !S_ISCHR(st.st_mode) && (uint64_t)st.st_blksize < HUGE_BLKSIZE;
+    if (img->use_read)
+        return true;
     /* Devices without mmap (ENODEV) are read instead. The probe maps a
      * whole chunk: a device-dax refuses a mapping shorter than its
      * alignment (EINVAL for 4 KiB at 2M align) and has no read either. */
     probe = mmap(NULL, VMCTL_PAGE_DIFF_CHUNK, PROT_READ, MAP_SHARED, img->fd, 0);
-    if (probe == MAP_FAILED && errno == ENODEV) {
-        img->use_read = true;
-        img->buf = g_malloc(WINDOW_READ);
-    } else if (probe != MAP_FAILED) {
+    if (probe == MAP_FAILED)
+        img->use_read = errno == ENODEV;
+    else
         munmap(probe, VMCTL_PAGE_DIFF_CHUNK);
-    }
     return true;
 }
 
-static void image_unmap(struct image *img)
+static void view_unmap(struct view *v)
 {
-    if (img->map) {
-        munmap(img->map, img->map_len);
-        img->map = NULL;
+    if (v->map) {
+        munmap(v->map, v->map_len);
+        v->map = NULL;
     }
+}
+
+static void view_clear(struct view *v)
+{
+    view_unmap(v);
+    g_clear_pointer(&v->buf, free);
 }
 
 static void image_close(struct image *img)
 {
-    image_unmap(img);
-    g_clear_pointer(&img->buf, g_free);
     if (img->fd >= 0)
         close(img->fd);
     img->fd = -1;
 }
 
-/* Make [off, off + len) of the image readable at *out until the next call. */
-static bool image_window(struct image *img, uint64_t off, uint64_t len, const uint8_t **out, GError **error)
+/* Make [off, off + len) of the image readable at *out through the worker's
+ * view until the next call; in read mode len is at most WINDOW_READ. */
+static bool image_window(const struct image *img, struct view *v, uint64_t off, uint64_t len, const uint8_t **out,
+                         GError **error)
 {
     uint64_t done = 0;
 
-    image_unmap(img);
+    view_unmap(v);
     if (!img->use_read) {
         uint64_t delta = off % img->map_align;
 
-        img->map_len = (len + delta + img->map_align - 1) / img->map_align * img->map_align;
-        img->map = mmap(NULL, img->map_len, PROT_READ, MAP_SHARED, img->fd, off - delta);
-        if (img->map == MAP_FAILED) {
-            img->map = NULL;
+        v->map_len = (len + delta + img->map_align - 1) / img->map_align * img->map_align;
+        v->map = mmap(NULL, v->map_len, PROT_READ, MAP_SHARED, img->fd, off - delta);
+        if (v->map == MAP_FAILED) {
+            v->map = NULL;
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED,
                         "image '%s' cannot be mapped at offset 0x%" PRIx64 ": %s", img->path, off,
                         g_strerror(errno));
             return false;
         }
-        madvise(img->map, img->map_len, MADV_SEQUENTIAL);
-        *out = (const uint8_t *)img->map + delta;
+        *out = (const uint8_t *)v->map + delta;
         return true;
     }
     g_assert(len <= WINDOW_READ);
+    if (!v->buf && posix_memalign((void **)&v->buf, VMCTL_PAGE_DIFF_PAGE, WINDOW_READ) != 0) {
+        v->buf = NULL;
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "no memory for a read buffer of %" PRIu64 " bytes",
+                    WINDOW_READ);
+        return false;
+    }
     while (done < len) {
-        ssize_t n = pread(img->fd, img->buf + done, len - done, off + done);
+        ssize_t n = pread(img->fd, v->buf + done, len - done, off + done);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -261,7 +298,7 @@ static bool image_window(struct image *img, uint64_t off, uint64_t len, const ui
         }
         done += n;
     }
-    *out = img->buf;
+    *out = v->buf;
     return true;
 }
 
@@ -329,24 +366,86 @@ static struct vmctl_page_diff_block *whole_block(const struct image *a, const st
     return vmctl_page_diff_block_new(VMCTL_PAGE_DIFF_DEFAULT_NAME, opts->offset_a, opts->offset_b, len);
 }
 
-static bool compare_block(struct image *a, struct image *b, struct vmctl_page_diff_block *blk, unsigned max_report,
-                          GError **error)
-{
-    uint64_t window = (a->use_read || b->use_read) ? WINDOW_READ : WINDOW_MAP;
+/* One block's walk: the images, and a view of each per worker. */
+struct block_walk {
+    const struct image *a, *b;
+    struct vmctl_page_diff_block *blk;
+    unsigned max_report;
+    uint64_t unit; /* bytes */
+    struct view *views; /* [2 * workers]: A then B of each worker */
+};
 
-    for (uint64_t pos = 0; pos < blk->length; pos += window) {
-        uint64_t n = MIN(window, blk->length - pos);
+static void *compare_unit(void *data, unsigned worker, uint64_t unit, bool quiet, GError **error)
+{
+    struct block_walk *bw = data;
+    const struct vmctl_page_diff_block *blk = bw->blk;
+    struct view *va = &bw->views[2 * worker], *vb = va + 1;
+    uint64_t start = unit * bw->unit;
+    uint64_t end = MIN(start + bw->unit, blk->length);
+    uint64_t step = (bw->a->use_read || bw->b->use_read) ? WINDOW_READ : bw->unit;
+    struct vmctl_page_diff_block *part = vmctl_page_diff_block_new(NULL, blk->offset_a, blk->offset_b, 0);
+    bool ok = true;
+
+    for (uint64_t pos = start; ok && pos < end; pos += step) {
+        uint64_t n = MIN(step, end - pos);
         const uint8_t *pa, *pb;
 
-        if (!image_window(a, blk->offset_a + pos, n, &pa, error) ||
-            !image_window(b, blk->offset_b + pos, n, &pb, error))
-            return false;
-        vmctl_page_diff_mem(blk, pa, pb, n, pos / VMCTL_PAGE_DIFF_PAGE, blk->offset_a + pos, blk->offset_b + pos,
-                            max_report);
+        ok = image_window(bw->a, va, blk->offset_a + pos, n, &pa, error) &&
+             image_window(bw->b, vb, blk->offset_b + pos, n, &pb, error);
+        if (ok)
+            vmctl_page_diff_mem(part, pa, pb, n, pos / VMCTL_PAGE_DIFF_PAGE, blk->offset_a + pos,
+                                blk->offset_b + pos, quiet ? 0 : bw->max_report);
     }
-    image_unmap(a);
-    image_unmap(b);
-    return true;
+    view_unmap(va);
+    view_unmap(vb);
+    if (!ok)
+        g_clear_pointer(&part, vmctl_page_diff_block_free);
+    return part;
+}
+
+static bool merge_unit(void *data, void *result)
+{
+    struct block_walk *bw = data;
+    struct vmctl_page_diff_block *blk = bw->blk;
+    struct vmctl_page_diff_block *part = result;
+    guint room = bw->max_report - MIN(blk->listed->len, bw->max_report);
+
+    blk->pages += part->pages;
+    blk->pages_differ += part->pages_differ;
+    g_array_append_vals(blk->listed, part->listed->data, MIN(room, part->listed->len));
+    vmctl_page_diff_block_free(part);
+    return blk->listed->len >= bw->max_report;
+}
+
+static const struct vmctl_page_work_ops compare_ops = {
+    .unit = compare_unit,
+    .merge = merge_unit,
+    .free_result = (GDestroyNotify)vmctl_page_diff_block_free,
+};
+
+static bool compare_block(const struct image *a, const struct image *b, struct vmctl_page_diff_block *blk,
+                          const struct vmctl_page_diff_opts *opts, GError **error)
+{
+    struct block_walk bw = { .a = a, .b = b, .blk = blk, .max_report = opts->max_report };
+    uint64_t n_units;
+    unsigned workers;
+    bool ok;
+
+    if (opts->unit)
+        bw.unit = opts->unit;
+    else if ((!a->use_read && g_str_equal(a->kind, "character device")) ||
+             (!b->use_read && g_str_equal(b->kind, "character device")))
+        bw.unit = UNIT_DEVICE;
+    else
+        bw.unit = UNIT_BYTES;
+    n_units = (blk->length + bw.unit - 1) / bw.unit;
+    workers = vmctl_page_work_workers(n_units, opts->threads);
+    bw.views = g_new0(struct view, 2 * workers);
+    ok = vmctl_page_work_run(&compare_ops, &bw, n_units, workers, opts->max_report == 0, error);
+    for (unsigned i = 0; i < 2 * workers; i++)
+        view_clear(&bw.views[i]);
+    g_free(bw.views);
+    return ok;
 }
 
 static bool build_blocks(struct vmctl_page_diff *diff, const struct image *a, const struct image *b,
@@ -390,6 +489,12 @@ struct vmctl_page_diff *vmctl_page_diff_images(const char *path_a, const char *p
     diff->path_b = g_strdup(path_b);
     diff->max_report = opts->max_report;
     diff->blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_page_diff_block_free);
+    if (opts->unit % VMCTL_PAGE_DIFF_PAGE) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                    "unit of %" PRIu64 " bytes is not a multiple of the %u-byte page", opts->unit,
+                    VMCTL_PAGE_DIFF_PAGE);
+        return NULL;
+    }
 
     if (!image_open(&a, path_a, error) || !image_open(&b, path_b, error))
         goto out;
@@ -402,7 +507,7 @@ struct vmctl_page_diff *vmctl_page_diff_images(const char *path_a, const char *p
     for (guint i = 0; i < diff->blocks->len; i++) {
         struct vmctl_page_diff_block *blk = g_ptr_array_index(diff->blocks, i);
 
-        if (!compare_block(&a, &b, blk, opts->max_report, error))
+        if (!compare_block(&a, &b, blk, opts, error))
             goto out;
         diff->pages += blk->pages;
         diff->pages_differ += blk->pages_differ;

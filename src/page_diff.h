@@ -1,9 +1,11 @@
 /* page_diff.h: page-by-page comparison of two memory images, the host-side
  * oracle of migration verification. Compares large chunks first with memcmp
  * and descends to 4 KiB pages only inside a chunk that differs, so equal
- * images are compared at memcmp speed. Reports per range ("RAM block"): pages
- * compared, pages that differ and the first few of them with their image
- * offsets and the first differing byte. Never prints. */
+ * images are compared at memcmp speed; the work is shared by one thread per
+ * online CPU and the results are the same for any number of threads.
+ * Reports per range ("RAM block"): pages compared, pages that differ and the
+ * first few of them with their image offsets and the first differing byte.
+ * Never prints. */
 #pragma once
 
 #include <glib.h>
@@ -39,6 +41,10 @@ struct vmctl_page_diff_opts {
     const struct vmctl_page_diff_range *ranges;
     size_t n_ranges;
     unsigned max_report; /* differing pages listed per block */
+    unsigned threads;    /* workers; 0: one per online CPU */
+    uint64_t unit;       /* bytes a worker takes at a time, a multiple of
+                          * the page size; 0: the default (tests make it
+                          * small to put unit boundaries in small images) */
 };
 
 /* One differing page. `page` counts from the start of its block. */
@@ -79,9 +85,9 @@ struct vmctl_page_diff {
 void vmctl_page_diff_opts_init(struct vmctl_page_diff_opts *opts);
 
 /* Compare two images: regular files, block or character devices, /dev/shm
- * files, memory dumps. They are mapped read-only (or read, for a device that
- * cannot be mapped). The result lists every block; a difference is not an
- * error. Errors (one line, naming the path and the rule): an image that
+ * files, memory dumps. Files in 4 KiB pages are read, device DAX and files
+ * in huge pages are mapped read-only. The result lists every block; a
+ * difference is not an error. Errors (one line, naming the path and the rule): an image that
  * cannot be opened or read, sizes that differ without ranges or length, a
  * range beyond the end of an image. Mapped images must not shrink while they
  * are compared (a read beyond the end of a mapped file raises SIGBUS). */

@@ -10,23 +10,37 @@
  *   whose blocks are not contiguous). Same pages carry no index: they are
  *   counted and checked as a pool.
  *
+ * In offset mode the stamped pages are cut into units that worker threads
+ * check in turn (page_work.h); the units' reports are merged in index
+ * order. A file in 4 KiB pages is read into a buffer per worker rather than
+ * mapped: a bulk copy costs less than a fault and an unmap per page.
+ *
  * The image is taken as it is: a running guest keeps writing, so callers
  * pause it first for a consistent view.
  */
 #include "config.h"
 
 #include "page_stamp.h"
+#include "page_work.h"
 #include "sysfs.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Stamped pages a worker takes at a time (64 MiB). */
+#define UNIT_PAGES (UINT64_C(16384))
+/* Pages read at a time in read mode: the buffer stays in the L2 cache. */
+#define READ_PAGES 64u
+/* st_blksize from which a file is mapped rather than read: huge pages. */
+#define HUGE_BLKSIZE (UINT64_C(2) << 20)
 
 static const char *const verdict_names[VMCTL_PAGE_VERDICTS] = {
     [VMCTL_STAMP_OK] = "ok",         [VMCTL_STAMP_BAD_MAGIC] = "bad_magic", [VMCTL_STAMP_BAD_INDEX] = "bad_index",
@@ -86,42 +100,170 @@ static void record(VmctlPagesReport *r, const struct vmctl_stamp_ctl *ctl, uint6
 
 static void missing_beyond(VmctlPagesReport *r, uint64_t end, uint64_t off);
 
-static bool check_at_offset(const uint8_t *image, uint64_t size, uint64_t off, VmctlPagesReport *r, GError **error)
+/* Stamped pages [i, i + n) at `pages`, image offset of the control page
+ * `off`: a verdict for each page not in flight. */
+static void check_pages(VmctlPagesReport *r, const struct vmctl_stamp_ctl *ctl, const uint8_t *pages, uint64_t i,
+                        uint64_t n, uint64_t off)
 {
-    const struct vmctl_stamp_ctl *ctl = &r->ctl;
-    const char *why = NULL;
-    uint64_t end;
+    for (uint64_t k = 0; k < n; k++) {
+        const uint64_t *p = page_at(pages, k * VMCTL_PAGE_SIZE);
 
-    if (off > size || size - off < VMCTL_PAGE_SIZE) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND,
-                    "no control page at offset '%" G_GUINT64_FORMAT "': the image has %" G_GUINT64_FORMAT " bytes",
-                    off, size);
-        return false;
+        if (vmctl_stamp_in_flight(ctl, i + k)) {
+            r->in_flight++;
+            continue;
+        }
+        record(r, ctl, i + k, off + (i + k + 1) * VMCTL_PAGE_SIZE, p, vmctl_stamp_check_page(ctl, p, i + k));
     }
-    memcpy(&r->ctl, image + off, sizeof(r->ctl));
-    if (!ctl_valid(ctl, &why)) {
+}
+
+/* pread exactly len bytes at off. */
+static bool read_full(int fd, const char *path, void *buf, uint64_t len, uint64_t off, GError **error)
+{
+    uint64_t done = 0;
+
+    while (done < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, off + done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED,
+                        "cannot read '%s' at offset '%" G_GUINT64_FORMAT "': %s", path, off + done,
+                        n < 0 ? g_strerror(errno) : "the image ends there");
+            return false;
+        }
+        done += n;
+    }
+    return true;
+}
+
+/* An offset-mode walk over stamped pages [0, end): from memory, or read
+ * through fd into a buffer per worker. */
+struct stamp_walk {
+    VmctlPagesReport *total; /* its ctl is the control page of the walk */
+    const uint8_t *image;    /* NULL: read mode */
+    int fd;
+    const char *path;
+    uint64_t off; /* control page */
+    uint64_t end;
+    uint64_t unit_pages;
+    uint8_t **bufs; /* [workers], READ_PAGES pages each, in read mode */
+};
+
+/* n pages at image offset `at` into the worker's buffer. */
+static const uint8_t *read_pages(struct stamp_walk *sw, unsigned worker, uint64_t at, uint64_t n, GError **error)
+{
+    if (!sw->bufs[worker] &&
+        posix_memalign((void **)&sw->bufs[worker], VMCTL_PAGE_SIZE, READ_PAGES * VMCTL_PAGE_SIZE) != 0) {
+        sw->bufs[worker] = NULL;
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "no memory for a read buffer of %u pages", READ_PAGES);
+        return NULL;
+    }
+    if (!read_full(sw->fd, sw->path, sw->bufs[worker], n * VMCTL_PAGE_SIZE, at, error))
+        return NULL;
+    return sw->bufs[worker];
+}
+
+static void *check_unit(void *data, unsigned worker, uint64_t unit, bool quiet, GError **error)
+{
+    struct stamp_walk *sw = data;
+    uint64_t i0 = unit * sw->unit_pages, i1 = MIN(i0 + sw->unit_pages, sw->end);
+    uint64_t step = sw->image ? i1 - i0 : READ_PAGES;
+    g_autofree VmctlPagesReport *part = g_new0(VmctlPagesReport, 1);
+
+    (void)quiet; /* a unit lists VMCTL_PAGES_FIRST_MAX pages at most anyway */
+    for (uint64_t i = i0; i < i1; i += step) {
+        uint64_t n = MIN(step, i1 - i), at = sw->off + (i + 1) * VMCTL_PAGE_SIZE;
+        const uint8_t *pages = sw->image ? sw->image + at : read_pages(sw, worker, at, n, error);
+
+        if (!pages)
+            return NULL;
+        check_pages(part, &sw->total->ctl, pages, i, n, sw->off);
+    }
+    return g_steal_pointer(&part);
+}
+
+static bool merge_unit(void *data, void *result)
+{
+    VmctlPagesReport *r = ((struct stamp_walk *)data)->total;
+    VmctlPagesReport *part = result;
+
+    r->checked += part->checked;
+    r->in_flight += part->in_flight;
+    r->bad += part->bad;
+    for (unsigned v = 0; v < VMCTL_PAGE_VERDICTS; v++)
+        r->counts[v] += part->counts[v];
+    for (unsigned k = 0; k < part->n_first && r->n_first < VMCTL_PAGES_FIRST_MAX; k++)
+        r->first[r->n_first++] = part->first[k];
+    g_free(part);
+    return r->n_first == VMCTL_PAGES_FIRST_MAX;
+}
+
+static const struct vmctl_page_work_ops check_ops = {
+    .unit = check_unit,
+    .merge = merge_unit,
+    .free_result = g_free,
+};
+
+/* The control page, its copy in ctl_bytes, is at off: take it when valid. */
+static bool take_ctl(VmctlPagesReport *r, const void *ctl_bytes, uint64_t off, GError **error)
+{
+    const char *why = NULL;
+
+    memcpy(&r->ctl, ctl_bytes, sizeof(r->ctl));
+    if (!ctl_valid(&r->ctl, &why)) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND,
                     "no control page at offset '%" G_GUINT64_FORMAT "': %s", off, why);
         return false;
     }
     r->ctl_offset = off;
     r->ctl_copies = 1;
+    return true;
+}
+
+static bool ctl_fits(uint64_t size, uint64_t off, GError **error)
+{
+    if (off <= size && size - off >= VMCTL_PAGE_SIZE)
+        return true;
+    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND,
+                "no control page at offset '%" G_GUINT64_FORMAT "': the image has %" G_GUINT64_FORMAT " bytes", off,
+                size);
+    return false;
+}
+
+/* Offset mode after the control page: every stamped page of the image. */
+static bool walk_stamped(struct stamp_walk *sw, uint64_t size, const VmctlPagesCheckOptions *opts, GError **error)
+{
+    const struct vmctl_stamp_ctl *ctl = &sw->total->ctl;
+    uint64_t n_units;
+    unsigned workers;
+    bool ok;
+
     /* pages inside the image; the control page may claim more (a truncated
      * image, or a forged count): those are missing, counted without a loop
      * over a number of pages the image cannot hold */
-    end = MIN(ctl->stamped, (size - off) / VMCTL_PAGE_SIZE - 1);
-    for (uint64_t i = 0; i < end; i++) {
-        uint64_t p = off + (i + 1) * VMCTL_PAGE_SIZE;
+    sw->end = MIN(ctl->stamped, (size - sw->off) / VMCTL_PAGE_SIZE - 1);
+    sw->unit_pages = opts->unit_pages ? opts->unit_pages : UNIT_PAGES;
+    n_units = (sw->end + sw->unit_pages - 1) / sw->unit_pages;
+    workers = vmctl_page_work_workers(n_units, opts->threads);
+    sw->bufs = g_new0(uint8_t *, workers);
+    ok = vmctl_page_work_run(&check_ops, sw, n_units, workers, false, error);
+    for (unsigned i = 0; i < workers; i++)
+        free(sw->bufs[i]);
+    g_clear_pointer(&sw->bufs, g_free);
+    if (ok && ctl->stamped > sw->end)
+        missing_beyond(sw->total, sw->end, sw->off);
+    return ok;
+}
 
-        if (vmctl_stamp_in_flight(ctl, i)) {
-            r->in_flight++;
-            continue;
-        }
-        record(r, ctl, i, p, page_at(image, p), vmctl_stamp_check_page(ctl, page_at(image, p), i));
-    }
-    if (ctl->stamped > end)
-        missing_beyond(r, end, off);
-    return true;
+static bool check_at_offset(const uint8_t *image, uint64_t size, const VmctlPagesCheckOptions *opts,
+                            VmctlPagesReport *r, GError **error)
+{
+    struct stamp_walk sw = { .total = r, .image = image, .fd = -1, .off = opts->offset };
+
+    if (!ctl_fits(size, opts->offset, error) || !take_ctl(r, image + opts->offset, opts->offset, error))
+        return false;
+    return walk_stamped(&sw, size, opts, error);
 }
 
 /* Stamped pages [end, ctl.stamped) lie beyond the end of the image: the
@@ -260,21 +402,28 @@ static bool check_scan(const uint8_t *image, uint64_t size, VmctlPagesReport *r,
     return true;
 }
 
+/* A fresh report; the offset must be 8-byte aligned. */
+static bool report_start(VmctlPagesReport *report, uint64_t size, const VmctlPagesCheckOptions *opts,
+                         GError **error)
+{
+    memset(report, 0, sizeof(*report));
+    report->scan = opts->scan;
+    report->image_size = size;
+    if (opts->scan || opts->offset % 8 == 0)
+        return true;
+    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "offset '%" G_GUINT64_FORMAT "' is not a multiple of 8 bytes",
+                opts->offset);
+    return false;
+}
+
 bool vmctl_pages_check_image(const void *image, uint64_t size, const VmctlPagesCheckOptions *opts,
                              VmctlPagesReport *report, GError **error)
 {
     bool ok;
 
-    memset(report, 0, sizeof(*report));
-    report->scan = opts->scan;
-    report->image_size = size;
-    if (!opts->scan && opts->offset % 8) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
-                    "offset '%" G_GUINT64_FORMAT "' is not a multiple of 8 bytes", opts->offset);
+    if (!report_start(report, size, opts, error))
         return false;
-    }
-    ok = opts->scan ? check_scan(image, size, report, error)
-                    : check_at_offset(image, size, opts->offset, report, error);
+    ok = opts->scan ? check_scan(image, size, report, error) : check_at_offset(image, size, opts, report, error);
     /* The verdicts compare pages with the control page as it was at the
      * start; a writer that went on meanwhile makes them meaningless. */
     if (ok)
@@ -282,8 +431,26 @@ bool vmctl_pages_check_image(const void *image, uint64_t size, const VmctlPagesC
     return ok;
 }
 
-/* Size of a regular file, block device or device-dax open as fd. */
-static bool image_size(int fd, const char *path, uint64_t *size, GError **error)
+/* Offset mode on a file read with pread: the same walk, the control page
+ * read before and after it. */
+static bool check_file_read(int fd, const char *path, uint64_t size, const VmctlPagesCheckOptions *opts,
+                            VmctlPagesReport *report, GError **error)
+{
+    struct stamp_walk sw = { .total = report, .fd = fd, .path = path, .off = opts->offset };
+    struct vmctl_stamp_ctl now;
+
+    if (!report_start(report, size, opts, error) || !ctl_fits(size, opts->offset, error) ||
+        !read_full(fd, path, &now, sizeof(now), opts->offset, error) || !take_ctl(report, &now, opts->offset, error) ||
+        !walk_stamped(&sw, size, opts, error) || !read_full(fd, path, &now, sizeof(now), opts->offset, error))
+        return false;
+    report->changed = memcmp(&now, &report->ctl, sizeof(now)) != 0;
+    return true;
+}
+
+/* Size of a regular file, block device or device-dax open as fd; *use_read
+ * when it is a file or block device in small pages, read rather than
+ * mapped. */
+static bool image_size(int fd, const char *path, uint64_t *size, bool *use_read, GError **error)
 {
     struct stat st;
 
@@ -291,6 +458,7 @@ static bool image_size(int fd, const char *path, uint64_t *size, GError **error)
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot stat '%s': %s", path, g_strerror(errno));
         return false;
     }
+    *use_read = (uint64_t)st.st_blksize < HUGE_BLKSIZE;
     if (S_ISREG(st.st_mode)) {
         *size = (uint64_t)st.st_size;
         return true;
@@ -303,6 +471,7 @@ static bool image_size(int fd, const char *path, uint64_t *size, GError **error)
         return false;
     }
     /* device-dax: a character device mapped whole, its size in sysfs */
+    *use_read = false;
     if (S_ISCHR(st.st_mode) && vmctl_char_device_size(st.st_rdev, size))
         return true;
     g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
@@ -310,12 +479,28 @@ static bool image_size(int fd, const char *path, uint64_t *size, GError **error)
     return false;
 }
 
+static bool check_file_mapped(int fd, const char *path, uint64_t size, const VmctlPagesCheckOptions *opts,
+                              VmctlPagesReport *report, GError **error)
+{
+    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    bool ok;
+
+    if (map == MAP_FAILED) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot map '%s': %s", path, g_strerror(errno));
+        return false;
+    }
+    madvise(map, size, MADV_SEQUENTIAL);
+    ok = vmctl_pages_check_image(map, size, opts, report, error);
+    munmap(map, size);
+    return ok;
+}
+
 bool vmctl_pages_check_file(const char *path, const VmctlPagesCheckOptions *opts, VmctlPagesReport *report,
                             GError **error)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     uint64_t size = 0;
-    void *map;
+    bool use_read = false;
     bool ok;
 
     if (fd < 0) {
@@ -323,7 +508,7 @@ bool vmctl_pages_check_file(const char *path, const VmctlPagesCheckOptions *opts
                     "cannot open '%s': %s", path, g_strerror(errno));
         return false;
     }
-    if (!image_size(fd, path, &size, error)) {
+    if (!image_size(fd, path, &size, &use_read, error)) {
         close(fd);
         return false;
     }
@@ -334,15 +519,11 @@ bool vmctl_pages_check_file(const char *path, const VmctlPagesCheckOptions *opts
                     size);
         return false;
     }
-    map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (use_read && !opts->scan)
+        ok = check_file_read(fd, path, size, opts, report, error);
+    else
+        ok = check_file_mapped(fd, path, size, opts, report, error);
     close(fd);
-    if (map == MAP_FAILED) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot map '%s': %s", path, g_strerror(errno));
-        return false;
-    }
-    madvise(map, size, MADV_SEQUENTIAL);
-    ok = vmctl_pages_check_image(map, size, opts, report, error);
-    munmap(map, size);
     if (!ok)
         g_prefix_error(error, "'%s': ", path);
     return ok;

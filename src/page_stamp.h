@@ -22,8 +22,11 @@
 #define VMCTL_PAGES_NO_OFFSET UINT64_MAX
 
 typedef struct {
-    uint64_t offset; /* byte offset of the control page (ignored with scan) */
-    bool scan;       /* find the control page and the pages by their magic */
+    uint64_t offset;     /* byte offset of the control page (ignored with scan) */
+    bool scan;           /* find the control page and the pages by their magic */
+    unsigned threads;    /* offset mode: workers; 0: one per online CPU */
+    uint64_t unit_pages; /* offset mode: pages a worker takes at a time; 0:
+                          * the default (tests make it small) */
 } VmctlPagesCheckOptions;
 
 typedef struct {
@@ -53,11 +56,15 @@ typedef struct {
 } VmctlPagesReport;
 
 /* Check an image in memory (size bytes). False with error set when there is
- * no usable control page; bad pages are not an error: see report->bad. */
+ * no usable control page; bad pages are not an error: see report->bad. In
+ * offset mode the pages are checked by one thread per online CPU; the
+ * report is the same for any number of threads. */
 bool vmctl_pages_check_image(const void *image, uint64_t size, const VmctlPagesCheckOptions *opts,
                              VmctlPagesReport *report, GError **error);
 
-/* Map a file or block device read-only and check it. */
+/* Check a file, block device or device DAX. In offset mode a file or block
+ * device in 4 KiB pages is read in windows (pread) by the workers; scan
+ * mode, device DAX and files in huge pages are mapped read-only whole. */
 bool vmctl_pages_check_file(const char *path, const VmctlPagesCheckOptions *opts, VmctlPagesReport *report,
                             GError **error);
 

@@ -6,6 +6,7 @@
 
 #include "cli/builtin.h"
 #include "page_diff.h"
+#include "page_work.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ static int cannot_run(const GError *error)
 
 int cmd_pages_diff(int argc, char **argv, struct vmctl_ctx *ctx)
 {
-    g_autofree char *off_a = NULL, *off_b = NULL, *length = NULL, *max_report = NULL;
+    g_autofree char *off_a = NULL, *off_b = NULL, *length = NULL, *max_report = NULL, *threads = NULL;
     g_auto(GStrv) blocks = NULL;
     const GOptionEntry entries[] = {
         { "offset-a", 0, 0, G_OPTION_ARG_STRING, &off_a, "start at this offset of A (size string)", "N" },
@@ -60,6 +61,8 @@ int cmd_pages_diff(int argc, char **argv, struct vmctl_ctx *ctx)
         { "block", 0, 0, G_OPTION_ARG_STRING_ARRAY, &blocks,
           "compare a named range (RAM block) and report it; repeatable", "NAME:OFFA:OFFB:LEN" },
         { "max-report", 0, 0, G_OPTION_ARG_STRING, &max_report, "differing pages listed per block (default 10)",
+          "N" },
+        { "threads", 0, 0, G_OPTION_ARG_STRING, &threads, "compare with N threads (default 0: one per online CPU)",
           "N" },
         { NULL },
     };
@@ -95,6 +98,11 @@ int cmd_pages_diff(int argc, char **argv, struct vmctl_ctx *ctx)
         if (!vmctl_parse_uint("--max-report", max_report, MAX_REPORT_LIMIT, &v, &err))
             return cannot_run(err);
         opts.max_report = (unsigned)v;
+    }
+    if (threads) {
+        if (!vmctl_parse_uint("--threads", threads, VMCTL_PAGE_WORK_MAX_WORKERS, &v, &err))
+            return cannot_run(err);
+        opts.threads = (unsigned)v;
     }
     for (size_t i = 0; blocks && blocks[i]; i++) {
         struct vmctl_page_diff_range r = { 0 };

@@ -5,6 +5,7 @@
 
 #include "cli/builtin.h"
 #include "page_stamp.h"
+#include "page_work.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -113,14 +114,17 @@ static bool parse_offset(const char *str, uint64_t *out, GError **error)
 static int cmd_pages_check(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *offset_str = NULL;
+    g_autofree char *offset_str = NULL, *threads = NULL;
     gboolean scan = FALSE;
+    uint64_t v;
     VmctlPagesCheckOptions opts = { 0 };
     VmctlPagesReport report;
     const GOptionEntry entries[] = {
         { "offset", 0, 0, G_OPTION_ARG_STRING, &offset_str, "byte offset of the control page (default 0; K/M/G suffix or 0x hex)",
           "N" },
         { "scan", 0, 0, G_OPTION_ARG_NONE, &scan, "find the control page and the pages anywhere in the image", NULL },
+        { "threads", 0, 0, G_OPTION_ARG_STRING, &threads, "check with N threads (default 0: one per online CPU)",
+          "N" },
         { NULL },
     };
 
@@ -142,6 +146,13 @@ static int cmd_pages_check(int argc, char **argv, struct vmctl_ctx *ctx)
     if (offset_str && !parse_offset(offset_str, &opts.offset, &err)) {
         vmctl_cli_fail(err);
         return VMCTL_EXIT_USAGE;
+    }
+    if (threads) {
+        if (!vmctl_parse_uint("--threads", threads, VMCTL_PAGE_WORK_MAX_WORKERS, &v, &err)) {
+            vmctl_cli_fail(err);
+            return VMCTL_EXIT_USAGE;
+        }
+        opts.threads = (unsigned)v;
     }
     opts.scan = scan;
     if (!vmctl_pages_check_file(argv[1], &opts, &report, &err)) {

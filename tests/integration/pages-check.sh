@@ -32,6 +32,10 @@ is "flipped byte exits 1" "$rc" 1
 like "human output names page 150 as bad_csum" "$out" "page 150 at offset 0x$(printf %x "$off150"): bad_csum \\(generation 0, expected 0\\)"
 j=$("$VMCTL" --json pages check --offset 2M "$img.1")
 is "JSON names exactly page 150 at its offset" "$(echo "$j" | jq -c '[.bad, .first_bad[0].index, .first_bad[0].offset, .first_bad[0].verdict]')" "[1,150,$off150,\"bad_csum\"]"
+is "--threads 1 and --threads 3 report the same" "$("$VMCTL" --json pages check --threads 3 --offset 2M "$img.1")" \
+    "$("$VMCTL" --json pages check --threads 1 --offset 2M "$img.1")"
+out=$("$VMCTL" pages check --threads -1 --offset 2M "$img" 2>&1); rc=$?
+is "bad --threads exits 2" "$rc:$out" "2:vmctl: --threads '-1' is not an integer between 0 and 64"
 
 # a lost write: ctl.writes counts one more rewrite than reached the page
 cp "$img" "$img.2"

@@ -83,6 +83,9 @@ if cli_only "many changed pages: --max-report lists the first N and counts the r
     is "--max-report 0: the count alone" "$(printf '%s\n' "$out" | head -1)" "image: 256 pages, 12 differ"
     j=$("$VMCTL" pages diff --json --max-report 0 "$T/a2" "$T/many")
     is "--max-report 0: none listed, all counted" "$(printf '%s' "$j" | jq -c '[.max_report, (.blocks[0].differ | length), .blocks[0].unlisted]')" "[0,0,$want]"
+    j=$("$VMCTL" pages diff --json --threads 3 "$T/a2" "$T/many")
+    is "--threads 3: the same count and pages" "$(printf '%s' "$j" | jq -c '[.total.pages_differ, [.blocks[0].differ[].page]]')" \
+        "[$want,[1,2,3,5,8,13,21,34,55,89]]"
 fi
 j=$(diffj "$T/a2" "$T/many")
 is "many changed pages --json: exact count" "$(printf '%s' "$j" | jq .total.pages_differ)" "$want"
@@ -159,6 +162,8 @@ if cli_only "command-line errors exit 2 with one line"; then
     is "--length 0 exits 2" "$rc:$out" "2:vmctl: size '0' must be greater than zero"
     out=$(err --max-report -1 "$T/small" "$T/big"); rc=$?
     is "bad --max-report exits 2" "$rc:$out" "2:vmctl: --max-report '-1' is not an integer between 0 and 1000000"
+    out=$(err --threads 65 "$T/small" "$T/big"); rc=$?
+    is "bad --threads exits 2" "$rc:$out" "2:vmctl: --threads '65' is not an integer between 0 and 64"
     out=$(err "$T/small"); rc=$?
     is "one image exits 2" "$rc:$out" "2:vmctl: pages diff needs two images A and B, got 1"
     out=$(err --bogus "$T/small" "$T/big"); rc=$?

@@ -2,7 +2,9 @@
  * temporary directory. Every check of the comparison is made to fail here:
  * a flipped byte, the last page of an odd size, a difference inside an
  * otherwise equal chunk, more differences than are listed, sizes that differ,
- * an image that cannot be opened.
+ * an image that cannot be opened; and the same results from several workers
+ * in small units as from one (differences on unit boundaries, in the partial
+ * last page, more than are listed).
  *
  * `test-page-diff --diff-json A B [NAME:OFFA:OFFB:LEN...]` compares two
  * images through the library and prints the JSON result (exit 0 identical,
@@ -387,6 +389,149 @@ static void test_char_devices(void)
     g_assert_no_error(err);
     g_assert_cmpuint(same->pages, ==, len / PAGE);
     g_assert_cmpuint(same->pages_differ, ==, 0);
+
+    /* mapped against read, and mapped against mapped, in small units */
+    opts.threads = 3;
+    opts.unit = 2 * PAGE;
+    g_clear_pointer(&d, vmctl_page_diff_free);
+    d = vmctl_page_diff_images("/dev/zero", z, &opts, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(d->pages_differ, ==, 1);
+    g_assert_cmpuint(listed(block(d, 0), 0)->page, ==, CHUNK / PAGE + 1);
+    g_clear_pointer(&same, vmctl_page_diff_free);
+    same = vmctl_page_diff_images("/dev/zero", "/dev/zero", &opts, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(same->pages, ==, len / PAGE);
+    g_assert_cmpuint(same->pages_differ, ==, 0);
+}
+
+/* Image of 40 pages and 123 bytes, compared in units of 3 pages by 4
+ * workers: pages differ on both sides of every unit boundary and in the
+ * partial last page. The count is exact and the pages listed are the first
+ * in page order, as with one worker and one unit. */
+#define UNITS_LEN (40 * PAGE + 123)
+
+static uint64_t units_damage(uint8_t *data)
+{
+    uint64_t n = 0;
+
+    for (size_t p = 2; p < 40; p++) {
+        if (p % 3 == 1)
+            continue;
+        data[p * PAGE + (p % 3 == 2 ? PAGE - 1 : 0)] ^= 0x55;
+        n++;
+    }
+    data[UNITS_LEN - 1] ^= 0x55;
+    return n + 1;
+}
+
+static struct vmctl_page_diff *diff_units(const char *a, const char *b, const struct vmctl_page_diff_opts *base,
+                                          unsigned threads, uint64_t unit, unsigned max_report)
+{
+    struct vmctl_page_diff_opts opts = *base;
+    g_autoptr(GError) err = NULL;
+    struct vmctl_page_diff *d;
+
+    opts.threads = threads;
+    opts.unit = unit;
+    opts.max_report = max_report;
+    d = vmctl_page_diff_images(a, b, &opts, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(d);
+    return d;
+}
+
+static void assert_same_block(const struct vmctl_page_diff_block *x, const struct vmctl_page_diff_block *y)
+{
+    g_assert_cmpuint(x->pages, ==, y->pages);
+    g_assert_cmpuint(x->pages_differ, ==, y->pages_differ);
+    g_assert_cmpmem(x->listed->data, x->listed->len * sizeof(struct vmctl_page_diff_page), y->listed->data,
+                    y->listed->len * sizeof(struct vmctl_page_diff_page));
+}
+
+static void test_units(void)
+{
+    g_autofree uint8_t *data = pattern(UNITS_LEN, 9);
+    g_autofree char *a = write_image("units-a", data, UNITS_LEN);
+    g_autofree char *b = NULL;
+    struct vmctl_page_diff_opts opts;
+    g_autoptr(vmctl_page_diff) one = NULL;
+    g_autoptr(vmctl_page_diff) five = NULL;
+    g_autoptr(vmctl_page_diff) all = NULL;
+    g_autoptr(vmctl_page_diff) none = NULL;
+    const struct vmctl_page_diff_block *blk;
+    const uint64_t first[] = { 2, 3, 5, 6, 8 };
+    uint64_t expect = units_damage(data);
+
+    b = write_image("units-b", data, UNITS_LEN);
+    vmctl_page_diff_opts_init(&opts);
+    one = diff_units(a, b, &opts, 1, 0, 5);
+    five = diff_units(a, b, &opts, 4, 3 * PAGE, 5);
+    blk = block(five, 0);
+    g_assert_cmpuint(blk->pages, ==, 41);
+    g_assert_cmpuint(blk->pages_differ, ==, expect);
+    g_assert_cmpuint(blk->listed->len, ==, 5);
+    for (guint i = 0; i < G_N_ELEMENTS(first); i++) {
+        g_assert_cmpuint(listed(blk, i)->page, ==, first[i]);
+        g_assert_cmpuint(listed(blk, i)->byte, ==, first[i] % 3 == 2 ? PAGE - 1 : 0);
+    }
+    assert_same_block(blk, block(one, 0));
+
+    /* every page listed: in order, up to the partial last page */
+    all = diff_units(a, b, &opts, 3, 3 * PAGE, 1000);
+    blk = block(all, 0);
+    g_assert_cmpuint(blk->listed->len, ==, expect);
+    for (guint i = 1; i < blk->listed->len; i++)
+        g_assert_cmpuint(listed(blk, i - 1)->page, <, listed(blk, i)->page);
+    g_assert_cmpuint(listed(blk, expect - 1)->page, ==, 40);
+    g_assert_cmpuint(listed(blk, expect - 1)->offset_a, ==, 40 * PAGE);
+    g_assert_cmpuint(listed(blk, expect - 1)->byte, ==, 122);
+    g_assert_cmpuint(all->pages_differ, ==, expect);
+
+    none = diff_units(a, b, &opts, 4, PAGE, 0);
+    g_assert_cmpuint(none->pages_differ, ==, expect);
+    g_assert_cmpuint(block(none, 0)->listed->len, ==, 0);
+}
+
+/* The same as a RAM block at other offsets of each image: every unit reads
+ * from its block's offsets and numbers pages from the block start. */
+static void test_units_block(void)
+{
+    size_t pad = 5 * PAGE;
+    g_autofree uint8_t *data = pattern(pad + UNITS_LEN, 10);
+    g_autofree char *a = write_image("unitsblk-a", data + pad, UNITS_LEN);
+    g_autofree char *b = NULL;
+    struct vmctl_page_diff_range range = { "ram", 0, pad, UNITS_LEN };
+    struct vmctl_page_diff_opts opts;
+    g_autoptr(vmctl_page_diff) one = NULL;
+    g_autoptr(vmctl_page_diff) many = NULL;
+    const struct vmctl_page_diff_block *blk;
+    uint64_t expect = units_damage(data + pad);
+
+    b = write_image("unitsblk-b", data, pad + UNITS_LEN);
+    vmctl_page_diff_opts_init(&opts);
+    opts.ranges = &range;
+    opts.n_ranges = 1;
+    one = diff_units(a, b, &opts, 1, 0, 7);
+    many = diff_units(a, b, &opts, 4, 2 * PAGE, 7);
+    blk = block(many, 0);
+    g_assert_cmpuint(blk->pages_differ, ==, expect);
+    g_assert_cmpuint(blk->listed->len, ==, 7);
+    g_assert_cmpuint(listed(blk, 6)->page, ==, 11);
+    g_assert_cmpuint(listed(blk, 6)->offset_a, ==, 11 * PAGE);
+    g_assert_cmpuint(listed(blk, 6)->offset_b, ==, pad + 11 * PAGE);
+    assert_same_block(blk, block(one, 0));
+}
+
+static void test_unit_not_page(void)
+{
+    struct vmctl_page_diff_opts opts;
+    g_autofree uint8_t *data = pattern(PAGE, 11);
+    g_autofree char *a = write_image("unit-a", data, PAGE);
+
+    vmctl_page_diff_opts_init(&opts);
+    opts.unit = 1000;
+    expect_error(a, a, &opts, "unit of 1000 bytes is not a multiple of the 4096-byte page");
 }
 
 static void test_parse_range(void)
@@ -528,6 +673,9 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/pages/diff/size-mismatch", test_size_mismatch);
     g_test_add_func("/vmctl/pages/diff/unreadable", test_unreadable);
     g_test_add_func("/vmctl/pages/diff/char-devices", test_char_devices);
+    g_test_add_func("/vmctl/pages/diff/units", test_units);
+    g_test_add_func("/vmctl/pages/diff/units-block", test_units_block);
+    g_test_add_func("/vmctl/pages/diff/unit-not-page", test_unit_not_page);
     g_test_add_func("/vmctl/pages/diff/parse-range", test_parse_range);
     g_test_add_func("/vmctl/pages/diff/json", test_json);
     rc = g_test_run();

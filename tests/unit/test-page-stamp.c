@@ -1,11 +1,15 @@
 /* test-page-stamp.c: the page-stamp format and the host checker. Regions are
  * built in memory with the shared header's own functions, then broken one
- * way at a time; each verdict must appear at exactly the broken page. */
+ * way at a time; each verdict must appear at exactly the broken page. Every
+ * offset-mode check runs three ways that must give the same report: in
+ * memory with one worker, in memory with four workers in units of three
+ * pages, and from a file read in windows by three workers. */
 #include "config.h"
 
 #include "page_stamp.h"
 #include "util.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define PAGES 64 /* stamped pages of the test region */
@@ -57,13 +61,50 @@ static void region_clear(Region *r)
     g_free(r->image);
 }
 
+static char *tmpdir;
+
+static char *report_str(const VmctlPagesReport *rep)
+{
+    g_autoptr(json_object) o = vmctl_pages_report_to_json(rep);
+
+    return g_strdup(json_object_to_json_string(o));
+}
+
+/* The same image checked by workers in small units, in memory and from a
+ * file, must give the report of one worker. */
+static void check_workers(Region *r, const VmctlPagesReport *one)
+{
+    VmctlPagesCheckOptions opts = { .offset = r->base, .threads = 4, .unit_pages = 3 };
+    g_autofree char *path = g_build_filename(tmpdir, "image", NULL);
+    g_autofree char *want = report_str(one);
+    g_autofree char *got_mem = NULL, *got_file = NULL;
+    g_autoptr(GError) err = NULL;
+    VmctlPagesReport rep;
+
+    g_assert_true(vmctl_pages_check_image(r->image, r->size, &opts, &rep, &err));
+    g_assert_no_error(err);
+    got_mem = report_str(&rep);
+    g_assert_cmpstr(got_mem, ==, want);
+
+    g_assert_true(g_file_set_contents(path, (const char *)r->image, r->size, &err));
+    opts.threads = 3;
+    opts.unit_pages = 5;
+    g_assert_true(vmctl_pages_check_file(path, &opts, &rep, &err));
+    g_assert_no_error(err);
+    got_file = report_str(&rep);
+    g_assert_cmpstr(got_file, ==, want);
+    g_assert_cmpint(g_remove(path), ==, 0);
+}
+
 static void check(Region *r, bool scan, VmctlPagesReport *rep)
 {
-    VmctlPagesCheckOptions opts = { .offset = r->base, .scan = scan };
+    VmctlPagesCheckOptions opts = { .offset = r->base, .scan = scan, .threads = 1 };
     g_autoptr(GError) err = NULL;
 
     g_assert_true(vmctl_pages_check_image(r->image, r->size, &opts, rep, &err));
     g_assert_no_error(err);
+    if (!scan)
+        check_workers(r, rep);
 }
 
 /* Exactly one bad page: index i with verdict v. */
@@ -430,6 +471,57 @@ static void test_first_ten(void)
     region_clear(&r);
 }
 
+/* Bad and in-flight pages on both sides of unit boundaries, more bad pages
+ * than are kept: the first ten in index order and exact counts, from four
+ * workers as from one (check() compares the two). */
+static void test_units(void)
+{
+    Region r;
+    VmctlPagesReport rep;
+    const uint64_t first[] = { 2, 3, 5, 8, 9, 11, 14, 15, 17, 18 };
+
+    region_init(&r, 0, 0, 0);
+    for (uint64_t i = 2; i < PAGES; i++)
+        if (i % 3 != 1)
+            page(&r, i)[VMCTL_STAMP_W_BODY + 1] ^= 4;
+    r.ctl->inflight[0] = 6 + 1; /* pages 6 and 12 end and start units of 3 */
+    r.ctl->inflight[1] = 12 + 1;
+    check(&r, false, &rep);
+    g_assert_cmpuint(rep.in_flight, ==, 2);
+    g_assert_cmpuint(rep.bad, ==, 2 * (PAGES - 1) / 3 - 2);
+    g_assert_cmpuint(rep.checked, ==, PAGES - 2);
+    g_assert_cmpuint(rep.n_first, ==, VMCTL_PAGES_FIRST_MAX);
+    for (unsigned k = 0; k < G_N_ELEMENTS(first); k++)
+        g_assert_cmpuint(rep.first[k].index, ==, first[k]);
+    region_clear(&r);
+}
+
+/* A file read in windows keeps the checks on the control page. */
+static void test_file_errors(void)
+{
+    Region r;
+    VmctlPagesReport rep;
+    VmctlPagesCheckOptions opts = { .offset = 4 };
+    g_autofree char *path = g_build_filename(tmpdir, "errors", NULL);
+    g_autoptr(GError) err = NULL;
+
+    region_init(&r, 0, 0, 0);
+    g_assert_true(g_file_set_contents(path, (const char *)r.image, r.size, &err));
+    g_assert_false(vmctl_pages_check_file(path, &opts, &rep, &err));
+    g_assert_error(err, VMCTL_ERROR, VMCTL_ERROR_INVALID);
+    g_assert_true(g_str_has_suffix(err->message, "offset '4' is not a multiple of 8 bytes"));
+    g_clear_error(&err);
+    opts.offset = r.size;
+    g_assert_false(vmctl_pages_check_file(path, &opts, &rep, &err));
+    g_assert_error(err, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND);
+    g_clear_error(&err);
+    opts.offset = VMCTL_PAGE_SIZE;
+    g_assert_false(vmctl_pages_check_file(path, &opts, &rep, &err));
+    g_assert_true(g_str_has_suffix(err->message, "no control page at offset '4096': its magic is not VMTCTL1"));
+    g_assert_cmpint(g_remove(path), ==, 0);
+    region_clear(&r);
+}
+
 /* Same pages are identical across regions (KSM merges them), touching one
  * keeps it so. */
 static void test_same_pages(void)
@@ -454,7 +546,12 @@ static void test_same_pages(void)
 
 int main(int argc, char **argv)
 {
+    g_autoptr(GError) err = NULL;
+    int rc;
+
     g_test_init(&argc, &argv, NULL);
+    tmpdir = g_dir_make_tmp("vmctl-page-stamp-XXXXXX", &err);
+    g_assert_no_error(err);
     g_test_add_func("/vmctl/pages/check/clean", test_clean);
     g_test_add_func("/vmctl/pages/check/flipped-byte", test_flipped_byte);
     g_test_add_func("/vmctl/pages/check/lost-write", test_lost_write);
@@ -470,6 +567,10 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/pages/check/scan", test_scan);
     g_test_add_func("/vmctl/pages/check/scan-two-regions", test_scan_two_regions);
     g_test_add_func("/vmctl/pages/check/first-ten", test_first_ten);
+    g_test_add_func("/vmctl/pages/check/units", test_units);
+    g_test_add_func("/vmctl/pages/check/file-errors", test_file_errors);
     g_test_add_func("/vmctl/pages/format/same-pages", test_same_pages);
-    return g_test_run();
+    rc = g_test_run();
+    g_rmdir(tmpdir);
+    return rc;
 }
