@@ -23,6 +23,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include "test-golden.h"
 
 static char *data_path(const char *a, const char *b)
 {
@@ -88,7 +89,7 @@ static void check_golden(const char *name, json_object *obj, const char *const *
     g_autofree char *path = data_path("backend", name);
     g_autofree char *want = NULL;
 
-    if (g_getenv("VMCTL_REGENERATE")) {
+    if (vmctl_test_regenerate()) {
         g_assert_true(g_file_set_contents(path, text, -1, NULL));
         g_test_message("regenerated %s", path);
         return;

@@ -4,7 +4,20 @@
 #pragma once
 
 #include <glib.h>
+#include <stdbool.h>
 #include <string.h>
+
+/* VMCTL_REGENERATE=1 asks a golden test to rewrite its goldens for review
+ * instead of checking them. Under CI (CI=true) that would turn every golden
+ * check into a pass, so it is refused there: the test fails, naming it. */
+static inline bool vmctl_test_regenerate(void)
+{
+    if (!g_getenv("VMCTL_REGENERATE"))
+        return false;
+    if (g_strcmp0(g_getenv("CI"), "true") == 0)
+        g_error("VMCTL_REGENERATE is refused under CI=true: goldens are checked there, never rewritten");
+    return true;
+}
 
 static gint vmctl_test_cmp_names(gconstpointer a, gconstpointer b)
 {

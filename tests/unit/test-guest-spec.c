@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <string.h>
+#include "test-golden.h"
 
 #define MAX_VCPUS 8 /* limit used unless a case says otherwise (TCG here) */
 
@@ -79,7 +80,7 @@ static void test_golden(void)
         g_assert_true(vmctl_guest_spec_validate(spec, MAX_VCPUS, &err));
         g_assert_no_error(err);
         out = to_text(spec);
-        if (g_getenv("VMCTL_REGENERATE"))
+        if (vmctl_test_regenerate())
             g_assert_true(g_file_set_contents(gold_path, out, -1, NULL));
         g_assert_true(g_file_get_contents(gold_path, &gold, NULL, NULL));
         g_assert_cmpstr(out, ==, gold);

@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include "test-golden.h"
 
 static void machine(VmctlLabMachine *m, VmctlLabAccel accel)
 {
@@ -44,7 +45,7 @@ static void check_golden(const char *name, const VmctlLabMachine *m)
     g_autofree char *golden = g_test_build_filename(G_TEST_DIST, "data", "lab", name, NULL);
     g_autofree char *want = NULL;
 
-    if (g_getenv("VMCTL_REGENERATE") && g_strcmp0(g_getenv("CI"), "true") != 0) {
+    if (vmctl_test_regenerate()) {
         g_assert_true(g_file_set_contents(golden, text, -1, NULL));
         return;
     }

@@ -47,7 +47,7 @@ static void run_case(gconstpointer data)
     g_assert_nonnull(c);
     text = xml_of(c, &err);
     g_assert_no_error(err);
-    if (g_getenv("VMCTL_REGENERATE")) {
+    if (vmctl_test_regenerate()) {
         g_assert_true(g_file_set_contents(golden, text, -1, NULL));
         return;
     }
@@ -223,7 +223,7 @@ static void test_template(gconstpointer data)
     end = strstr(text, "-->\n");
     g_assert_true(g_str_has_prefix(text, "<!--") && end);
     body = end + strlen("-->\n");
-    if (g_getenv("VMCTL_REGENERATE")) {
+    if (vmctl_test_regenerate()) {
         g_autofree char *out = g_strdup(xml);
         g_autofree char *head = g_strndup(text, body - text);
         g_autofree char *whole = NULL;

@@ -54,7 +54,7 @@ static void run_case(gconstpointer data)
         g_autofree char *joined = g_strjoinv("\n", argv);
         text = g_strconcat(joined, "\n", NULL);
     }
-    if (g_getenv("VMCTL_REGENERATE")) {
+    if (vmctl_test_regenerate()) {
         g_assert_true(g_file_set_contents(golden, text, -1, NULL));
         return;
     }
