@@ -285,7 +285,13 @@ char *vmctl_report_html(json_object *report)
     esc(s, json_object_get_string(json_object_object_get(report, "verdict")));
     g_string_append(s, "\">");
     esc(s, json_object_get_string(json_object_object_get(report, "verdict")));
-    g_string_append(s, "</b></p>\n");
+    g_string_append(s, "</b>");
+    if (json_object_object_get(report, "injected_fault")) {
+        g_string_append(s, " <span id=\"injected-fault\">under an injected test fault: ");
+        esc(s, json_object_get_string(json_object_object_get(report, "injected_fault")));
+        g_string_append(s, "</span>");
+    }
+    g_string_append(s, "</p>\n");
     append_plots(s, checks);
     g_string_append(s, "<h2>Checks</h2>\n<table id=\"checks\"><tr><th>check</th><th>status</th>"
                        "<th>summary</th><th>evidence</th></tr>\n");

@@ -215,3 +215,28 @@ uint64_t vmctl_now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
+
+extern char **environ;
+
+char *vmctl_injected_faults(void)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        g_autofree char *name = eq ? g_strndup(*e, (gsize)(eq - *e)) : NULL;
+
+        if (!name || !g_str_has_prefix(name, "VMCTL_") || !strstr(name, "FAULT") || !eq[1])
+            continue;
+        g_string_append_printf(s, "%s%s", s->len ? ", " : "", *e);
+    }
+    return s->len ? g_string_free(g_steal_pointer(&s), FALSE) : NULL;
+}
+
+void vmctl_json_add_injected_faults(json_object *obj)
+{
+    g_autofree char *f = vmctl_injected_faults();
+
+    if (f)
+        vmctl_json_add_str(obj, "injected_fault", f);
+}

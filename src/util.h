@@ -51,6 +51,13 @@ bool vmctl_write_file_atomic(const char *path, const char *data, gssize len, mod
 /* JSON helpers: add members without repeating json_object_new_* everywhere.
  * Integers stay raw (bytes, pages, ns); the human view formats them. */
 void vmctl_json_add_str(json_object *obj, const char *key, const char *val);
+
+/* The test-only fault hooks set in this process's environment (every
+ * non-empty VMCTL_*FAULT* variable, "NAME=VALUE, ..."), or NULL. A result
+ * made under one is not a measurement of the host and must say so. */
+char *vmctl_injected_faults(void);
+/* "injected_fault": that list, when there is one. */
+void vmctl_json_add_injected_faults(json_object *obj);
 void vmctl_json_add_u64(json_object *obj, const char *key, uint64_t val);
 void vmctl_json_add_i64(json_object *obj, const char *key, int64_t val);
 void vmctl_json_add_bool(json_object *obj, const char *key, bool val);

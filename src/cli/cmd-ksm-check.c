@@ -81,6 +81,9 @@ static void print_report(json_object *report)
 {
     json_object *checks = member(report, "checks");
 
+    if (member(report, "injected_fault"))
+        printf("under an injected test fault: %s (not a measurement of this host)\n",
+               str_of(report, "injected_fault"));
     for (size_t i = 0; i < json_object_array_length(checks); i++) {
         json_object *c = json_object_array_get_idx(checks, i);
         json_object *ev = member(c, "evidence");
@@ -190,6 +193,7 @@ int cmd_ksm_check(int argc, char **argv, struct vmctl_ctx *ctx)
         return VMCTL_EXIT_USAGE; /* could not run */
     }
     status = vmctl_ksm_check_exit_status(report);
+    vmctl_json_add_injected_faults(report);
     if (ctx->json)
         vmctl_json_print(report);
     else

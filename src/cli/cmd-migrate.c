@@ -96,9 +96,12 @@ static void print_result(json_object *r)
     json_object *blocks = pages ? json_object_object_get(pages, "blocks") : NULL;
     json_object *decisions = json_object_object_get(r, "decisions");
     json_object *stats = json_object_object_get(r, "stats");
+    g_autofree char *faulted =
+        str(r, "injected_fault") ? g_strdup_printf("  [under an injected test fault: %s]", str(r, "injected_fault"))
+                                 : g_strdup("");
 
-    printf("verdict    %s  (QEMU %s, accel %s, backing %s)\n", str(r, "verdict"), str(r, "qemu"), str(r, "accel"),
-           str(r, "backing"));
+    printf("verdict    %s  (QEMU %s, accel %s, backing %s)%s\n", str(r, "verdict"), str(r, "qemu"), str(r, "accel"),
+           str(r, "backing"), faulted);
     for (size_t i = 0; decisions && i < json_object_array_length(decisions); i++) {
         json_object *d = json_object_array_get_idx(decisions, i);
         printf("decision   %s = %s: %s\n", str(d, "what"), json_object_to_json_string(json_object_object_get(d, "value")),
@@ -281,6 +284,7 @@ int cmd_migrate(int argc, char **argv, struct vmctl_ctx *ctx)
         return VMCTL_EXIT_USAGE;
     }
     verdict = str(ret, "verdict");
+    vmctl_json_add_injected_faults(ret);
     if (ctx->json)
         printf("%s\n", json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     else

@@ -111,9 +111,14 @@ static int probe_dirty_log(const char *const *backings, bool backings_given, con
             json_object_array_add(arr, vmctl_dirty_result_to_json(results->pdata[i]));
         json_object_object_add(o, "results", arr);
         vmctl_json_add_bool(o, "pass", !failed);
+        vmctl_json_add_injected_faults(o);
         vmctl_json_print(o);
     } else {
+        g_autofree char *fault = vmctl_injected_faults();
+
         print_table(results);
+        if (fault)
+            printf("under an injected test fault: %s (not a measurement of this host)\n", fault);
     }
     return failed ? VMCTL_EXIT_FAIL : VMCTL_EXIT_OK;
 }

@@ -255,6 +255,7 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
         else if (strcmp(lv, "error") == 0 && status == 0)
             status = 2;
     }
+    vmctl_json_add_injected_faults(report);
     if (html) {
         g_autofree char *page = vmctl_report_html(report);
         g_autoptr(GError) err = NULL;
@@ -268,15 +269,22 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
     if (ctx->json) {
         vmctl_json_print(report);
     } else if (tap) {
+        if (json_object_object_get(report, "injected_fault"))
+            printf("# under an injected test fault: %s\n",
+                   json_object_get_string(json_object_object_get(report, "injected_fault")));
         printf("1..%u\n", pc.n);
     } else {
+        json_object *fault = json_object_object_get(report, "injected_fault");
+
         if (nb[0])
             printf("\nNot built yet in this version (not run, no result):\n");
         for (size_t i = 0; nb[i]; i++)
             printf("  - %s\n", nb[i]);
         if (lab_kernels)
             print_labs(json_object_object_get(report, "labs"), json_object_object_get(report, "lab_matrix"));
-        printf("\nVerdict: %s\n", json_object_get_string(json_object_object_get(report, "verdict")));
+        printf("\nVerdict: %s%s%s%s\n", json_object_get_string(json_object_object_get(report, "verdict")),
+               fault ? " (under an injected test fault: " : "", fault ? json_object_get_string(fault) : "",
+               fault ? ")" : "");
         if (lab_kernels)
             printf("Lab verdict: %s\n", json_object_get_string(json_object_object_get(report, "lab_verdict")));
     }

@@ -146,6 +146,7 @@ is "integrity: the corrupted page is named" "$(q '.checks[2].evidence.guests[0].
 is "restore: the knob left behind is named" "$(q '.checks[3].summary')" \
     'KSM settings ["pages_to_scan"] differ from before the run'
 is "and it is the run's value" "$(locked cat "$KSM/pages_to_scan")" 5000
+is "the report says it was made under an injected fault" "$(q .injected_fault)" "VMCTL_KSM_CHECK_FAULT=keep-knob:pages_to_scan"
 locked restore_knobs
 check "knobs as before (restored by this script)" locked knobs_as_before
 check "nothing left" nothing_left "$cpid"

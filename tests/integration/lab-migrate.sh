@@ -70,7 +70,8 @@ check "the source's device stays" test -c /dev/dax0.0
 pid=$(info d1 .pid)
 VMCTL_MIGRATE_FAULT=dst-stale:$STALE_PAGE migrate --dest-backend /dev/dax0.0
 is "a stale page on the destination: exit 1" "$rc:$(head -c 300 "$TEST_TMP/mig.err")" 1:
-is "FAIL" "$(j .verdict)" FAIL
+is "FAIL, under the injected fault, which the result names" "$(j '[.verdict, .injected_fault] | @tsv')" \
+    "$(printf 'FAIL\tVMCTL_MIGRATE_FAULT=dst-stale:%s' $STALE_PAGE)"
 is "exactly that page differs" "$(j '[.verify.pages.pages_differ, .verify.pages.blocks[0].first[0].page] | @tsv')" \
     "$(printf '1\t%s' $STALE_PAGE)"
 is "the stamp checker names it stale, not corrupt" \

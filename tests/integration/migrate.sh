@@ -118,10 +118,13 @@ is "fault: verdict FAIL" "$(echo "$out" | jq -r .verdict)" FAIL
 is "fault: exactly page 1234 of pc.ram differs" \
     "$(echo "$out" | jq -c '.verify.pages.blocks[] | [.name, .pages_differ, [.first[].page]]')" '["pc.ram",1,[1234]]'
 is "fault: the stamp check sees one bad page" "$(echo "$out" | jq -c .verify.stamps.bad)" 1
+is "fault: the result says it was made under an injected fault" "$(echo "$out" | jq -r .injected_fault)" \
+    "VMCTL_MIGRATE_FAULT=dst-page:1234"
 check "fault: the source keeps the name, runs, no destination is left" no_destination
 like "fault: the source says VERIFY ok" "$(console m2 VERIFY)" '^VERIFY ok'
 out=$("$VMCTL" migrate m2 --to local 2>&1 </dev/null; echo "rc=$?")
 is "without the fault the same guest migrates" "$(echo "$out" | grep -c '^verdict    PASS')" 1
+is "and its verdict line names no fault" "$(echo "$out" | grep -c 'injected test fault')" 0
 
 # --- memfd RAM has no host file: pmemsave dumps of both sides; strategy auto
 "$VMCTL" launch m3 --memory 128M --backend memfd --rate 20000 --ws 4096 >/dev/null

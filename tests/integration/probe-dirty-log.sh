@@ -74,9 +74,13 @@ is "drop-page: verdict fail" "$(jq -r '.results[0].verdict' "$out")" fail
 is "drop-page: page 100 reported missing" "$(jq -c '.results[0].missing.first_pages' "$out")" "[100]"
 is "drop-page: the oracle names page 100 too" "$(jq -c '.results[0].oracle.misses.first_pages' "$out")" "[100]"
 is "drop-page: the INITIALLY_SET check fails too" "$(jq -r '.results[0].initially_set_ok' "$out")" false
+is "drop-page: the result says it was made under an injected fault" "$(jq -r .injected_fault "$out")" \
+    "VMCTL_PROBE_FAULT=drop-page:100"
 txt=$(VMCTL_PROBE_FAULT=drop-page:0 $VMCTL probe dirty-log --size 4M --rounds 4 --backend anonymous --mode ring)
 is "drop-page in ring mode: exit 1" "$?" 1
 like "drop-page in ring mode: table says FAIL and names page 0" "$txt" 'anonymous/ring: missing from the harvest: pages 0 '
+like "and says the fault was injected, not measured" "$txt" \
+    'under an injected test fault: VMCTL_PROBE_FAULT=drop-page:0 \(not a measurement of this host\)'
 
 # --- a ring that fills: DIRTY_RING_FULL exits, duplicates deduplicated ---
 out=$TEST_TMP/fill.json

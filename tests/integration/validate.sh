@@ -36,6 +36,9 @@ is "none of them failed" "$(jq -r '[.checks[] | select(.id | startswith("dirty-l
 VMCTL_PROBE_FAULT=drop-page:100 "$VMCTL" validate --quick --only dirty-log --json >"$TEST_TMP/f.json"; rc=$?
 is "validate exits 1 when a dirty page is dropped" "$rc" 1
 like "the dirty-log checks name page 100" "$(jq -r '.checks[] | select(.id=="dirty-log/memfd/bitmap") | .summary' "$TEST_TMP/f.json")" "missing from the harvest \\(100\\)"
+is "the report says it was made under an injected fault" "$(jq -r .injected_fault "$TEST_TMP/f.json")" \
+    "VMCTL_PROBE_FAULT=drop-page:100"
+is "a report without one has no such member" "$(jq -r .injected_fault "$TEST_TMP/r.json")" null
 
 # accessed-bit coverage: one check per backing of the dirty-log group; here
 # (no page_idle, DAMON taken by another user or absent) each is NOT
