@@ -793,7 +793,7 @@ static void group_migration(Runner *r)
         json_object_object_add(lx, "nvdimm", nvs);
         vmctl_json_add_str(lxo, "cmdline", "vmctl.pmem=fsdax vmctl.mode=file vmctl.rate=1000 vmctl.pages=4096 vmctl.ws=2048");
         json_object_object_add(lx, "linux", lxo);
-        migration_check(r, "migration/linux-nvdimm", "live migration, Linux guest with NVDIMM (TCG), no page lost",
+        migration_check(r, "migration/linux-nvdimm", "live migration, Linux guest with NVDIMM, no page lost",
                         lx, 180);
     }
     {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # guests.sh: vmctld launching and supervising real guests: a tiny guest
-# (under KVM, or TCG where this host has none) and a Linux guest under TCG
-# on file-backed share=on memory,
+# (under KVM, or TCG where this host has none) and a Linux guest (TCG
+# unless this host's KVM can run a kernel) on file-backed share=on memory,
 # list/info/console/qmp/stop, kill -9 of vmctld with both running and a
 # restart that reattaches, a guest whose QEMU dies, and bad input (one-line
 # errors, no orphaned QEMU, no stale state file).
@@ -53,10 +53,10 @@ out=$("$VMCTL" qmp t1 '{"execute":"no-such-command"}' 2>&1); rc=$?
 is "a failing QMP command exits 1" "$rc" 1
 is "with QEMU's error in one line" "$out" "vmctl: QMP command 'no-such-command' failed: The command no-such-command has not been found (CommandNotFound)"
 
-# --- a Linux guest under TCG on a share=on file
+# --- a Linux guest on a share=on file (TCG unless a KVM can run a kernel)
 out=$("$VMCTL" launch l1 --guest linux --memory 256M --backend "$TEST_TMP/l1.ram" --rate 1000 --ws 2048 --json); rc=$?
 is "launch of a Linux guest exits 0" "$rc" 0
-is "under TCG (auto, on this host)" "$(printf '%s' "$out" | jq -r .accel)" \
+is "under the accelerator auto picks here (tcg with no KVM or a paravirtual one)" "$(printf '%s' "$out" | jq -r .accel)" \
     "$( [ -d /sys/module/kvm_pvm ] || ! have_kvm && echo tcg || echo kvm)"
 check "the Linux guest reports READY" wait_for "$S/run/l1/console.log" '^READY' 120
 out=$("$VMCTL" console l1 --send VERIFY --expect '^VERIFY' --timeout 60 | grep '^VERIFY')
