@@ -41,6 +41,7 @@ static bool check_memdev(const VmctlDomain *d, const VmctlDomainMemdev *m, bool 
     g_autoptr(VmctlBackend) b = NULL;
     json_object *o = json_object_new_object();
     bool virtio_pmem = g_strcmp0(m->model, "virtio-pmem") == 0;
+    g_autofree char *dir = g_path_get_dirname(m->path);
 
     json_object_array_add(res->checked, o);
     vmctl_json_add_str(o, "model", m->model);
@@ -57,6 +58,13 @@ static bool check_memdev(const VmctlDomain *d, const VmctlDomainMemdev *m, bool 
                         g_strdup_printf("virtio-pmem content is not migrated: '%s' must be the same shared storage "
                                         "as on the source",
                                         m->path));
+    /* an NVDIMM's backing is its disk: one that is missing at a start is
+     * a lost disk, not a new one (an incoming migration brings the content
+     * into a new file) */
+    if (g_strcmp0(m->model, "nvdimm") == 0 && !incoming && !g_file_test(m->path, G_FILE_TEST_EXISTS) &&
+        g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return refuse(res, "nvdimm backing '%s' does not exist: a persistent-memory backing that is missing is a "
+                      "lost disk (make a new one first, e.g. fallocate -l SIZE '%s')", m->path, m->path);
     if (m->alignsize && m->size % m->alignsize != 0) {
         g_autofree char *s = vmctl_format_size(m->size);
         g_autofree char *a = vmctl_format_size(m->alignsize);

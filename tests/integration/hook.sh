@@ -32,6 +32,13 @@ dom g "$TEST_TMP/missing/nv" 64 >"$TEST_TMP/x.xml"; hook prepare begin
 is "a backing in a missing directory is refused" "$rc" 1
 is "with one line naming it" "$err" "vmctl: domain 'g' refused: nvdimm backing: directory '$TEST_TMP/missing' of '$TEST_TMP/missing/nv' does not exist"
 
+dom g "$TEST_TMP/nv-lost" 64 >"$TEST_TMP/x.xml"; hook prepare begin
+is "an NVDIMM backing that does not exist is refused (a lost disk)" "$rc:$err" \
+    "1:vmctl: domain 'g' refused: nvdimm backing '$TEST_TMP/nv-lost' does not exist: a persistent-memory backing that is missing is a lost disk (make a new one first, e.g. fallocate -l SIZE '$TEST_TMP/nv-lost')"
+check "and not made" test ! -e "$TEST_TMP/nv-lost"
+hook migrate begin
+is "while an incoming migration may bring it into a new file" "$rc:$err" "0:"
+
 dom g "$nv" 63 >"$TEST_TMP/x.xml"; hook prepare begin
 is "a size that breaks alignsize is refused" "$err" "vmctl: domain 'g' refused: nvdimm size '63M' of '$nv' is not a multiple of its alignsize '2M'"
 
