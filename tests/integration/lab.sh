@@ -92,9 +92,9 @@ is "the probe's defaults in a lab are its DAX and the usual backings, all passin
 is "device-dax: the backing oracle missed nothing" \
     "$(j '[.results[] | select(.backing | startswith("devdax")) | select(.oracle.applies and .oracle.misses.count == 0)] | length')" 6
 is "device-dax: KVM maps it huge, and huge again after logging" \
-    "$(j '[.results[] | select(.backing | startswith("devdax")) | select(.stats.huge_verdict | test("restored$"))] | length')" 6
+    "$(j '[.results[] | select(.backing | startswith("devdax")) | select(.stats.huge_verdict | endswith(": restored"))] | length')" 6
 is "fsdax: KVM maps an allocated file huge, and huge again after logging" \
-    "$(j '[.results[] | select(.backing | startswith("fsdax")) | select(.stats.huge_verdict | test("restored$"))] | length')" 3
+    "$(j '[.results[] | select(.backing | startswith("fsdax")) | select(.stats.huge_verdict | endswith(": restored"))] | length')" 3
 diag "devdax huge mappings: $(j '[.results[] | select(.backing | startswith("devdax")) | .stats.huge_verdict] | unique | join("; ")')"
 diag "fsdax huge mappings: $(j '[.results[] | select(.backing | startswith("fsdax")) | .stats.huge_verdict] | unique | join("; ")')"
 is "drop-page control on device-dax: exit 1" "$(sed -n 3p "$TEST_TMP/probe.out")" "rc=1"
