@@ -164,7 +164,7 @@ static json_object *kvm_json(void)
     json_object *o = json_object_new_object();
     json_object *caps;
     const char *mods[] = { "kvm_intel", "kvm_amd", "kvm_pvm" };
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int fd = vmctl_kvm_open();
 
     vmctl_json_add_bool(o, "available", fd >= 0);
     if (fd < 0) {

@@ -83,7 +83,7 @@ struct vmctl_vmm *vmctl_vmm_new(GError **error)
 
     vmm->kvm_fd = vmm->vm_fd = vmm->vcpu_fd = vmm->stats_fd = -1;
     vmm->off_4k = vmm->off_2m = vmm->off_1g = -1;
-    vmm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    vmm->kvm_fd = vmctl_kvm_open();
     if (vmm->kvm_fd < 0) {
         g_set_error(error, VMCTL_ERROR, errno == ENOENT ? VMCTL_ERROR_UNSUPPORTED : VMCTL_ERROR_FAILED,
                     "open '/dev/kvm' failed: %s", g_strerror(errno));

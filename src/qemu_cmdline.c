@@ -29,7 +29,7 @@ char *vmctl_qemu_run_file(const char *run_dir, const char *what)
 
 void vmctl_accel_host_probe(VmctlAccelHost *host)
 {
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int fd = vmctl_kvm_open();
 
     memset(host, 0, sizeof(*host));
     if (fd >= 0) {

@@ -286,6 +286,10 @@ char *vmctl_report_html(json_object *report)
     g_string_append(s, "\">");
     esc(s, json_object_get_string(json_object_object_get(report, "verdict")));
     g_string_append(s, "</b>");
+    if (json_object_get_int64(json_object_object_get(report, "checks_not_applicable")))
+        g_string_append_printf(s, ", %" PRId64 " of %" PRId64 " checks not applicable",
+                               json_object_get_int64(json_object_object_get(report, "checks_not_applicable")),
+                               json_object_get_int64(json_object_object_get(report, "checks_total")));
     if (json_object_object_get(report, "injected_fault")) {
         g_string_append(s, " <span id=\"injected-fault\">under an injected test fault: ");
         esc(s, json_object_get_string(json_object_object_get(report, "injected_fault")));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,4 +240,20 @@ void vmctl_json_add_injected_faults(json_object *obj)
 
     if (f)
         vmctl_json_add_str(obj, "injected_fault", f);
+}
+
+#define KVM_DEVICE_MAJOR 10
+#define KVM_DEVICE_MINOR 232
+
+int vmctl_kvm_open(void)
+{
+    struct stat st;
+
+    if (stat("/dev/kvm", &st) < 0)
+        return -1;
+    if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != KVM_DEVICE_MAJOR || minor(st.st_rdev) != KVM_DEVICE_MINOR) {
+        errno = ENOENT;
+        return -1;
+    }
+    return open("/dev/kvm", O_RDWR | O_CLOEXEC);
 }

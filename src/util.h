@@ -52,6 +52,11 @@ bool vmctl_write_file_atomic(const char *path, const char *data, gssize len, mod
  * Integers stay raw (bytes, pages, ns); the human view formats them. */
 void vmctl_json_add_str(json_object *obj, const char *key, const char *val);
 
+/* Open the KVM device read-write (close-on-exec). A /dev/kvm that is not
+ * the KVM character device (10:232; e.g. /dev/null bound over it to hide
+ * KVM) counts as missing: -1 with errno ENOENT, as when there is none. */
+int vmctl_kvm_open(void);
+
 /* The test-only fault hooks set in this process's environment (every
  * non-empty VMCTL_*FAULT* variable, "NAME=VALUE, ..."), or NULL. A result
  * made under one is not a measurement of the host and must say so. */

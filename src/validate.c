@@ -35,9 +35,10 @@ struct Runner {
     VmctlValidateProgress progress;
     void *data;
     json_object *checks;
-    unsigned n_fail, n_error;
+    unsigned n_fail, n_error, n_na, n;
     VmctlCheckInfo cur;
     uint64_t t0;
+    char *no_kvm; /* why the checks that need a KVM cannot run here, NULL: they can */
 };
 
 static void result_set(VmctlCheckResult *res, VmctlCheckStatus st, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -66,7 +67,7 @@ static void check_kvm_device(const VmctlValidateOpts *opts, VmctlCheckResult *re
         { "dirty_log_ring", KVM_CAP_DIRTY_LOG_RING },
         { "nr_vcpus", KVM_CAP_NR_VCPUS },
     };
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int fd = vmctl_kvm_open();
     int api, vm;
 
     if (fd < 0) {
@@ -139,6 +140,8 @@ static void emit(Runner *r, VmctlCheckResult *res)
         res->evidence = json_object_new_object();
     r->n_fail += res->status == VMCTL_CHECK_FAIL;
     r->n_error += res->status == VMCTL_CHECK_ERROR;
+    r->n_na += res->status == VMCTL_CHECK_NA;
+    r->n++;
     if (r->progress)
         r->progress(&r->cur, res, r->data);
     vmctl_json_add_str(o, "id", r->cur.id);
@@ -158,6 +161,30 @@ static void group_kvm_device(Runner *r)
 
     begin(r, "kvm-device", "KVM device usable for dirty logging");
     check_kvm_device(r->opts, &res);
+    emit(r, &res);
+}
+
+/* Why this host has no KVM to run the probe VMM on, or NULL. */
+static char *kvm_missing(void)
+{
+    int fd = vmctl_kvm_open(), api;
+
+    if (fd < 0)
+        return g_strdup_printf("cannot open '/dev/kvm': %s", g_strerror(errno));
+    api = ioctl(fd, KVM_GET_API_VERSION, 0);
+    close(fd);
+    return api == KVM_API_VERSION ? NULL : g_strdup_printf("KVM API version %d is not %d", api, KVM_API_VERSION);
+}
+
+/* A check that needs KVM, where there is none: NOT APPLICABLE, saying so
+ * once the same way for every such check, with where it can be measured. */
+static void emit_needs_kvm(Runner *r, const char *id, const char *title)
+{
+    VmctlCheckResult res = { 0 };
+
+    begin(r, id, title);
+    result_set(&res, VMCTL_CHECK_NA, "needs kvm-device (%s): `vmctl validate --lab bookworm` measures it on a lab's "
+               "KVM", r->no_kvm);
     emit(r, &res);
 }
 
@@ -270,6 +297,10 @@ static void group_dirty_log(Runner *r)
         g_ptr_array_add(modes, (gpointer)vmctl_dirty_modes[i].name);
     g_ptr_array_add(modes, NULL);
 
+    if (r->no_kvm) {
+        emit_needs_kvm(r, "dirty-log", "KVM dirty logging, every backing and mode");
+        return;
+    }
     begin(r, "dirty-log", "KVM dirty logging, every backing and mode");
     /* the tests make this check fail on purpose with VMCTL_PROBE_FAULT */
     if (!vmctl_dirty_fault_parse(g_getenv("VMCTL_PROBE_FAULT"), &po.fault, &err)) {
@@ -398,6 +429,10 @@ static void group_accessed(Runner *r)
         VmctlAccessedResult *a;
         VmctlCheckResult res = { 0 };
 
+        if (r->no_kvm) {
+            emit_needs_kvm(r, id, title);
+            continue;
+        }
         begin(r, id, title);
         a = vmctl_accessed_probe(spec, size, i >= n_defaults);
         res.status = accessed_status(a->verdict);
@@ -840,13 +875,18 @@ bool vmctl_validate_groups_check(char **only, GError **error)
 json_object *vmctl_validate_run(const VmctlValidateOpts *opts, VmctlValidateProgress progress, void *data)
 {
     json_object *report = json_object_new_object();
-    Runner r = { .opts = opts, .progress = progress, .data = data, .checks = json_object_new_array() };
+    Runner r = { .opts = opts, .progress = progress, .data = data, .checks = json_object_new_array(),
+                 .no_kvm = kvm_missing() };
 
     for (size_t i = 0; i < G_N_ELEMENTS(groups); i++)
         if (!opts->only || g_strv_contains((const char *const *)opts->only, groups[i].name))
             groups[i].fn(&r);
     json_object_object_add(report, "checks", r.checks);
     vmctl_json_add_str(report, "verdict", r.n_fail ? "fail" : r.n_error ? "error" : "pass");
+    /* a pass counts what it could not measure */
+    vmctl_json_add_u64(report, "checks_total", r.n);
+    vmctl_json_add_u64(report, "checks_not_applicable", r.n_na);
+    g_free(r.no_kvm);
     return report;
 }
 

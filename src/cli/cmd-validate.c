@@ -282,9 +282,14 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
             printf("  - %s\n", nb[i]);
         if (lab_kernels)
             print_labs(json_object_object_get(report, "labs"), json_object_object_get(report, "lab_matrix"));
-        printf("\nVerdict: %s%s%s%s\n", json_object_get_string(json_object_object_get(report, "verdict")),
-               fault ? " (under an injected test fault: " : "", fault ? json_object_get_string(fault) : "",
-               fault ? ")" : "");
+        printf("\nVerdict: %s", json_object_get_string(json_object_object_get(report, "verdict")));
+        if (json_object_get_int64(json_object_object_get(report, "checks_not_applicable")))
+            printf(", %" PRId64 " of %" PRId64 " checks not applicable",
+                   json_object_get_int64(json_object_object_get(report, "checks_not_applicable")),
+                   json_object_get_int64(json_object_object_get(report, "checks_total")));
+        if (fault)
+            printf(" (under an injected test fault: %s)", json_object_get_string(fault));
+        printf("\n");
         if (lab_kernels)
             printf("Lab verdict: %s\n", json_object_get_string(json_object_object_get(report, "lab_verdict")));
     }

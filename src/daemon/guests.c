@@ -526,7 +526,7 @@ static gboolean on_launcher_timeout(gpointer data)
 
 static unsigned kvm_max_vcpus(void)
 {
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int fd = vmctl_kvm_open();
     int n;
 
     if (fd < 0)

@@ -311,9 +311,12 @@ static char *launch_xml(VmctldLibvirt *lv, const VmctlGuestSpec *spec, const cha
 {
     VmctlLibvirtXmlOpts o = { .emulator = lv->qemu, .image_dir = lv->image_dir, .serial_path = log,
                               .serial_socket = serial };
+    int kvm = vmctl_kvm_open();
 
+    if (kvm >= 0)
+        close(kvm);
     if (spec->accel == VMCTL_ACCEL_AUTO)
-        o.domain_type = spec->kind == VMCTL_GUEST_TINY && access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "qemu";
+        o.domain_type = spec->kind == VMCTL_GUEST_TINY && kvm >= 0 ? "kvm" : "qemu";
     return vmctl_libvirt_xml(spec, &o, error);
 }
 
