@@ -135,6 +135,10 @@ bool vmctl_migrate_page_read(const char *path, uint64_t offset, uint64_t page, u
 bool vmctl_migrate_page_write(const char *path, uint64_t offset, uint64_t page, const uint8_t buf[VMCTL_MIGRATE_PAGE],
                               GError **error);
 
-/* PASS when no page differs, no stamped page is bad and the guest said
- * "VERIFY ok" (line NULL: the guest oracle did not run); else FAIL. */
-const char *vmctl_migrate_verdict(uint64_t pages_differ, uint64_t stamp_bad, const char *guest_line);
+/* FAIL when a page differs, a stamped page is bad or the guest did not say
+ * "VERIFY ok" (line NULL: the guest oracle did not run). Otherwise PASS
+ * when the pages were compared (`compared`), and PASS-UNCOMPARED when they
+ * were not (one shared file, a postcopy destination): what was checked
+ * held, but no page was compared, and the word never reads as a PASS. */
+#define VMCTL_MIGRATE_PASS_UNCOMPARED "PASS-UNCOMPARED"
+const char *vmctl_migrate_verdict(bool compared, uint64_t pages_differ, uint64_t stamp_bad, const char *guest_line);

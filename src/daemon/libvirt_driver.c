@@ -969,11 +969,11 @@ static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
         vmctl_json_add_str(proof, "guest_not_asked", "the guest was paused before the migration");
     }
 
-    verdict = verify ? vmctl_migrate_verdict(pages_differ, stamp_bad, guest_line) : "UNVERIFIED";
+    verdict = verify ? vmctl_migrate_verdict(compared, pages_differ, stamp_bad, guest_line) : "UNVERIFIED";
     /* nothing reached (a destination on another host, no console here):
      * no proof, so no PASS */
     if (verify && !compared && !json_object_object_get(proof, "stamps") && !guest_line &&
-        strcmp(verdict, "PASS") == 0) {
+        strcmp(verdict, VMCTL_MIGRATE_PASS_UNCOMPARED) == 0) {
         verdict = "UNVERIFIED";
         vmctl_json_add_str(proof, "unverified", "neither the destination's memory nor its console is reachable from this host");
     }

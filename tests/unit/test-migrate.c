@@ -262,12 +262,15 @@ static void test_compare(void)
 
 static void test_verdict(void)
 {
-    g_assert_cmpstr(vmctl_migrate_verdict(0, 0, "VERIFY ok pages=10"), ==, "PASS");
-    g_assert_cmpstr(vmctl_migrate_verdict(0, 0, NULL), ==, "PASS");
-    g_assert_cmpstr(vmctl_migrate_verdict(1, 0, "VERIFY ok pages=10"), ==, "FAIL");
-    g_assert_cmpstr(vmctl_migrate_verdict(0, 1, "VERIFY ok pages=10"), ==, "FAIL");
-    g_assert_cmpstr(vmctl_migrate_verdict(0, 0, "VERIFY bad=2 first=1,5"), ==, "FAIL");
-    g_assert_cmpstr(vmctl_migrate_verdict(0, 0, "no VERIFY answer within 120 s"), ==, "FAIL");
+    g_assert_cmpstr(vmctl_migrate_verdict(true, 0, 0, "VERIFY ok pages=10"), ==, "PASS");
+    g_assert_cmpstr(vmctl_migrate_verdict(true, 0, 0, NULL), ==, "PASS");
+    /* no page compared: never a plain PASS */
+    g_assert_cmpstr(vmctl_migrate_verdict(false, 0, 0, "VERIFY ok pages=10"), ==, "PASS-UNCOMPARED");
+    g_assert_cmpstr(vmctl_migrate_verdict(false, 0, 1, "VERIFY ok pages=10"), ==, "FAIL");
+    g_assert_cmpstr(vmctl_migrate_verdict(true, 1, 0, "VERIFY ok pages=10"), ==, "FAIL");
+    g_assert_cmpstr(vmctl_migrate_verdict(true, 0, 1, "VERIFY ok pages=10"), ==, "FAIL");
+    g_assert_cmpstr(vmctl_migrate_verdict(true, 0, 0, "VERIFY bad=2 first=1,5"), ==, "FAIL");
+    g_assert_cmpstr(vmctl_migrate_verdict(true, 0, 0, "no VERIFY answer within 120 s"), ==, "FAIL");
 }
 
 int main(int argc, char **argv)
