@@ -165,7 +165,7 @@ bad "too little memory" 2 "^vmctl: lab memory '100M' must be a whole number of M
 bad "an odd NVDIMM size" 2 "^vmctl: lab nvdimm-size '65M' must be a multiple of 2M" lab run --nvdimm-size 65M -- true
 bad "a hugetlbfs pool larger than half the memory" 2 "^vmctl: lab hugepages '9999'" lab run --hugepages 9999 -- true
 bad "an unknown subcommand" 2 "^vmctl: lab subcommand 'boot' is unknown" lab boot
-if [ -c /dev/kvm ] && [ -d /sys/module/kvm_pvm ]; then
+if have_kvm && [ -d /sys/module/kvm_pvm ]; then
     bad "accel kvm on a paravirtual KVM" 125 "^vmctl: lab accel 'kvm' needs a KVM with nested virtualization: .*paravirtual" \
         lab run --accel kvm -- true
 fi
