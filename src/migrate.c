@@ -395,28 +395,31 @@ bool vmctl_migrate_fault_apply(const char *path, uint64_t offset, uint64_t page,
     return true;
 }
 
-bool vmctl_migrate_page_read(const char *path, uint64_t offset, uint64_t page, uint8_t buf[VMCTL_MIGRATE_PAGE],
-                             GError **error)
+/* One page between `buf` and the image: into buf, or (write) out of it. */
+static bool page_io(const char *path, uint64_t offset, uint64_t page, uint8_t *buf, bool write, GError **error)
 {
-    uint8_t *at, *p = page_map(path, offset, page, false, &at, error);
+    uint8_t *at, *p = page_map(path, offset, page, write, &at, error);
 
     if (!p)
         return false;
-    memcpy(buf, at, VMCTL_MIGRATE_PAGE);
+    if (write)
+        memcpy(at, buf, VMCTL_MIGRATE_PAGE);
+    else
+        memcpy(buf, at, VMCTL_MIGRATE_PAGE);
     munmap(p, FAULT_WINDOW);
     return true;
+}
+
+bool vmctl_migrate_page_read(const char *path, uint64_t offset, uint64_t page, uint8_t buf[VMCTL_MIGRATE_PAGE],
+                             GError **error)
+{
+    return page_io(path, offset, page, buf, false, error);
 }
 
 bool vmctl_migrate_page_write(const char *path, uint64_t offset, uint64_t page, const uint8_t buf[VMCTL_MIGRATE_PAGE],
                               GError **error)
 {
-    uint8_t *at, *p = page_map(path, offset, page, true, &at, error);
-
-    if (!p)
-        return false;
-    memcpy(at, buf, VMCTL_MIGRATE_PAGE);
-    munmap(p, FAULT_WINDOW);
-    return true;
+    return page_io(path, offset, page, (uint8_t *)buf, true, error);
 }
 
 const char *vmctl_migrate_verdict(bool compared, uint64_t pages_differ, uint64_t stamp_bad, const char *guest_line)

@@ -8,10 +8,7 @@
 # a lab here: the whole test runs in one, on any host.
 . "$top_srcdir/tests/lib/tap.sh"
 
-if [ ! -e /run/vmctl-lab/job ]; then
-    need_lab "tiny guests on real DAX under vmctld"
-    run_in_lab
-fi
+lab_only "tiny guests on real DAX under vmctld"
 
 . "$top_srcdir/tests/lib/vmctld.sh"
 private_vmctld

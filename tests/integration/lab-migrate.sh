@@ -13,10 +13,7 @@
 # whole test runs in one, on any host.
 . "$top_srcdir/tests/lib/tap.sh"
 
-if [ ! -e /run/vmctl-lab/job ]; then
-    need_lab "migration between DAX devices"
-    run_in_lab
-fi
+lab_only "migration between DAX devices"
 
 . "$top_srcdir/tests/lib/vmctld.sh"
 private_vmctld

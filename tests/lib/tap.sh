@@ -107,6 +107,17 @@ run_in_lab() {
     exec "$VMCTL" lab run --timeout "${VMCTL_TEST_LAB_TIMEOUT:-1200}" "$@" ${VMCTL_TEST_LAB:-} -- /bin/sh "$0"
 }
 
+# lab_only DESCRIPTION [ARGS...]: a test that exists only in a lab (real
+# DAX) runs in one on any host (run_in_lab ARGS), unless it already does;
+# where no lab can run it skips whole (a failure under CI).
+lab_only() {
+    _lo_desc=$1
+    shift
+    [ -e /run/vmctl-lab/job ] && return 0
+    need_lab "$_lo_desc"
+    run_in_lab "$@"
+}
+
 # kvm_or_lab [ARGS...]: a test that needs KVM runs on the host's KVM where
 # there is one (returns 0); where there is none, in a lab (run_in_lab ARGS).
 # Returns 1, with the reason in $lab_why, when neither is possible.
