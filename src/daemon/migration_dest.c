@@ -120,8 +120,8 @@ static bool devices_dest(json_object *spec, const char *list, const char *what, 
 
     if (want && g_strv_length((char **)want) != n) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "%s is given %u times and guest '%s' has %zu %s "
-                    "devices: name one destination for each", option, g_strv_length((char **)want), jstr(spec, "name"),
-                    n, what);
+                    "device(s): name one destination for each", option, g_strv_length((char **)want),
+                    jstr(spec, "name"), n, list);
         return false;
     }
     for (size_t i = 0; i < n; i++) {

@@ -89,8 +89,11 @@ refused "an existing file too small" "destination of the RAM of guest 's1': .*sm
 refused "a path outside the allowed ones" "path '/etc/s1.ram' is outside the allowed paths" \
     --dest-backend /etc/s1.ram
 refused "an NVDIMM path for a guest without one" \
-    "--dest-nvdimm is given 1 times and guest 's1' has 0 NVDIMM devices: name one destination for each" \
+    "--dest-nvdimm is given 1 times and guest 's1' has 0 nvdimm device\\(s\\): name one destination for each" \
     --dest-nvdimm "$TEST_TMP/nv.img"
+refused "a virtio-pmem path for a guest without one" \
+    "--dest-virtio-pmem is given 1 times and guest 's1' has 0 virtio-pmem device\\(s\\): name one destination for each" \
+    --dest-virtio-pmem "$TEST_TMP/vp.img"
 refused "--shared with a destination" "--shared keeps the source's backings: it excludes --dest-backend" \
     --shared --dest-backend "$TEST_TMP/elsewhere/z.ram"
 
