@@ -132,10 +132,18 @@ static bool run_cmd(struct probe *p, const struct vmctl_vmm_writes *w, GError **
     return true;
 }
 
-static void apply_drop(struct probe *p)
+/* The faults that act on a harvest in software, before the checks. */
+static void apply_harvest_fault(struct probe *p)
 {
     if (p->o->fault.kind == VMCTL_DIRTY_FAULT_DROP_PAGE)
         vmctl_pageset_unset(&p->got, p->o->fault.page);
+    if (p->o->fault.kind == VMCTL_DIRTY_FAULT_EXTRA_PAGE)
+        vmctl_pageset_set(&p->got, p->o->fault.page);
+}
+
+static bool set_logging(struct probe *p, bool on, GError **error)
+{
+    return vmctl_vmm_set_region(p->c.vmm, "probe", VMCTL_VMM_PROBE_GPA, p->res->size, p->b->map, on, error) >= 0;
 }
 
 static uint64_t median(GArray *a)
@@ -190,14 +198,21 @@ static bool round_checked(struct probe *p, Pattern pat, unsigned round, struct v
     p->harvest_ns = p->reset_ns = 0;
     if (round == 0 && p->o->fault.kind == VMCTL_DIRTY_FAULT_HOST_WRITE)
         vmctl_probe_backing_host_write(p->b, p->o->fault.page, 0xbad0bad0bad0bad0ull);
-    if (!run_cmd(p, &w, error) || !drain(p, error))
+    if (p->o->fault.kind == VMCTL_DIRTY_FAULT_LOG_OFF && round == p->o->fault.page) {
+        /* the guest writes while KVM is told not to log: the whole path must show the loss */
+        if (!set_logging(p, false, error) || !run_cmd(p, &w, error) || !set_logging(p, true, error))
+            return false;
+    } else if (!run_cmd(p, &w, error)) {
+        return false;
+    }
+    if (!drain(p, error))
         return false;
     if (pat == PAT_FEW || pat == PAT_ALL) {
         int cls = pat == PAT_ALL;
         g_array_append_val(p->samples[cls][0], p->harvest_ns);
         g_array_append_val(p->samples[cls][1], p->reset_ns);
     }
-    apply_drop(p);
+    apply_harvest_fault(p);
     vmctl_dirty_check_exact(&p->expected, &p->got, &p->res->missing, &p->res->extra);
     if (oracle->hash)
         vmctl_dirty_oracle_check(oracle, &p->got, &p->res->oracle_misses, &p->res->oracle_changed);
@@ -210,7 +225,7 @@ static bool round_checked(struct probe *p, Pattern pat, unsigned round, struct v
  * with KVM_DIRTY_LOG_INITIALLY_SET. */
 static bool round_initial(struct probe *p, GError **error)
 {
-    uint64_t before = p->res->missing.count;
+    uint64_t before = p->res->missing.count, before_extra = p->res->extra.count;
 
     vmctl_pageset_zero(&p->expected);
     if (p->c.initially_set)
@@ -219,10 +234,10 @@ static bool round_initial(struct probe *p, GError **error)
     vmctl_pageset_zero(&p->got);
     if (!drain(p, error))
         return false;
-    apply_drop(p);
+    apply_harvest_fault(p);
     vmctl_dirty_check_exact(&p->expected, &p->got, &p->res->missing, &p->res->extra);
     p->res->initially_set = p->c.initially_set;
-    p->res->initially_set_ok = p->res->missing.count == before;
+    p->res->initially_set_ok = p->res->missing.count == before && p->res->extra.count == before_extra;
     return true;
 }
 
@@ -260,6 +275,7 @@ static void huge_verdict(struct probe *p)
                                    "dirty logging (pages_2m and pages_1g stayed 0)");
     else {
         r->huge_applicable = true;
+        r->huge_restored = ha >= hb;
         r->huge_verdict = g_strdup_printf("huge mappings %" G_GUINT64_FORMAT " before, %" G_GUINT64_FORMAT
                                           " during, %" G_GUINT64_FORMAT " after logging: %s",
                                           hb, hd, ha, ha >= hb ? "restored" : "not restored");
@@ -342,7 +358,8 @@ static bool probe_body(struct probe *p, GError **error)
     }
     read_stats(p, &res->stats_during);
 
-    if (vmctl_vmm_set_region(vmm, "probe", VMCTL_VMM_PROBE_GPA, res->size, hva, false, error) < 0)
+    if (p->o->fault.kind != VMCTL_DIRTY_FAULT_KEEP_LOGGING &&
+        vmctl_vmm_set_region(vmm, "probe", VMCTL_VMM_PROBE_GPA, res->size, hva, false, error) < 0)
         goto out;
     plan_round(p, PAT_ALL, 998, &all);
     if (!run_cmd(p, &all, error))
@@ -374,11 +391,16 @@ bool vmctl_dirty_probe_run(struct vmctl_probe_backing *b, const struct vmctl_dir
     res->backing_detail = g_strdup(b->detail);
     res->hugepages_reserved = b->hugepages_added;
     res->rounds = opts->rounds;
-    if (opts->fault.kind != VMCTL_DIRTY_FAULT_NONE)
-        res->fault = g_strdup_printf("%s:%" G_GUINT64_FORMAT,
-                                     opts->fault.kind == VMCTL_DIRTY_FAULT_DROP_PAGE ? "drop-page" : "host-write",
-                                     opts->fault.page);
-    if (opts->fault.kind != VMCTL_DIRTY_FAULT_NONE && opts->fault.page >= res->npages) {
+    res->fault = vmctl_dirty_fault_to_string(&opts->fault);
+    if (opts->fault.kind == VMCTL_DIRTY_FAULT_LOG_OFF && opts->fault.page >= opts->rounds) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                    "VMCTL_PROBE_FAULT round %" G_GUINT64_FORMAT " is not one of the %u rounds", opts->fault.page,
+                    opts->rounds);
+        res->verdict = VMCTL_DIRTY_ERROR;
+        return false;
+    }
+    if (opts->fault.kind != VMCTL_DIRTY_FAULT_NONE && opts->fault.kind != VMCTL_DIRTY_FAULT_LOG_OFF &&
+        opts->fault.kind != VMCTL_DIRTY_FAULT_KEEP_LOGGING && opts->fault.page >= res->npages) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
                     "VMCTL_PROBE_FAULT page %" G_GUINT64_FORMAT " is outside the slot of %" G_GUINT64_FORMAT " pages",
                     opts->fault.page, res->npages);
@@ -405,7 +427,8 @@ bool vmctl_dirty_probe_run(struct vmctl_probe_backing *b, const struct vmctl_dir
         fill_cost(&p, 0, &res->few);
         fill_cost(&p, 1, &res->all);
         huge_verdict(&p);
-        res->verdict = res->missing.count || res->oracle_misses.count ? VMCTL_DIRTY_FAIL : VMCTL_DIRTY_PASS;
+        res->verdict = res->missing.count || res->extra.count || res->oracle_misses.count ? VMCTL_DIRTY_FAIL
+                                                                                         : VMCTL_DIRTY_PASS;
     } else {
         res->verdict = VMCTL_DIRTY_ERROR;
     }
@@ -479,7 +502,7 @@ bool vmctl_dirty_probe_matrix(const char *const *backings, bool backings_given, 
                 g_ptr_array_add(errors, g_strdup(perr->message));
                 failed = true;
             }
-            if (r->verdict == VMCTL_DIRTY_FAIL)
+            if (r->verdict == VMCTL_DIRTY_FAIL || (r->huge_applicable && !r->huge_restored))
                 failed = true;
             g_ptr_array_add(results, r);
         }

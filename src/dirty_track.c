@@ -81,7 +81,7 @@ static void add_word(struct vmctl_dirty_pages *p, uint64_t base, uint64_t word)
 bool vmctl_dirty_check_exact(const struct vmctl_pageset *expected, const struct vmctl_pageset *harvested,
                              struct vmctl_dirty_pages *missing, struct vmctl_dirty_pages *extra)
 {
-    uint64_t before = missing->count;
+    uint64_t before = missing->count, before_extra = extra->count;
 
     g_assert(expected->npages == harvested->npages);
     for (uint64_t i = 0; i < vmctl_pageset_words(expected); i++) {
@@ -91,7 +91,7 @@ bool vmctl_dirty_check_exact(const struct vmctl_pageset *expected, const struct 
         if (h & ~e)
             add_word(extra, i * 64, h & ~e);
     }
-    return missing->count == before;
+    return missing->count == before && extra->count == before_extra;
 }
 
 /* 64-bit hash of a 4K page (multiply-xorshift per word): a change of any
@@ -385,26 +385,49 @@ const struct vmctl_dirty_mode *vmctl_dirty_mode_find(const char *name)
 
 /* ---- faults ------------------------------------------------------------- */
 
+static const struct {
+    const char *name;
+    VmctlDirtyFaultKind kind;
+    bool has_number;
+} fault_kinds[] = {
+    { "drop-page", VMCTL_DIRTY_FAULT_DROP_PAGE, true },   { "host-write", VMCTL_DIRTY_FAULT_HOST_WRITE, true },
+    { "extra-page", VMCTL_DIRTY_FAULT_EXTRA_PAGE, true }, { "log-off", VMCTL_DIRTY_FAULT_LOG_OFF, true },
+    { "keep-logging", VMCTL_DIRTY_FAULT_KEEP_LOGGING, false },
+};
+
 bool vmctl_dirty_fault_parse(const char *str, struct vmctl_dirty_fault *out, GError **error)
 {
-    static const struct {
-        const char *prefix;
-        VmctlDirtyFaultKind kind;
-    } kinds[] = { { "drop-page:", VMCTL_DIRTY_FAULT_DROP_PAGE }, { "host-write:", VMCTL_DIRTY_FAULT_HOST_WRITE } };
-
     *out = (struct vmctl_dirty_fault){ VMCTL_DIRTY_FAULT_NONE, 0 };
     if (!str || !*str)
         return true;
-    for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++) {
-        if (!g_str_has_prefix(str, kinds[i].prefix))
+    for (size_t i = 0; i < G_N_ELEMENTS(fault_kinds); i++) {
+        size_t n = strlen(fault_kinds[i].name);
+
+        if (strncmp(str, fault_kinds[i].name, n) != 0)
             continue;
-        out->kind = kinds[i].kind;
-        return vmctl_parse_uint("VMCTL_PROBE_FAULT page", str + strlen(kinds[i].prefix), UINT32_MAX, &out->page,
-                                error);
+        if (!fault_kinds[i].has_number && str[n] == '\0') {
+            out->kind = fault_kinds[i].kind;
+            return true;
+        }
+        if (fault_kinds[i].has_number && str[n] == ':') {
+            out->kind = fault_kinds[i].kind;
+            return vmctl_parse_uint("VMCTL_PROBE_FAULT number", str + n + 1, UINT32_MAX, &out->page, error);
+        }
     }
     g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
-                "VMCTL_PROBE_FAULT '%s' is not 'drop-page:N' or 'host-write:N'", str);
+                "VMCTL_PROBE_FAULT '%s' is not drop-page:N, host-write:N, extra-page:N, log-off:ROUND or "
+                "keep-logging",
+                str);
     return false;
+}
+
+char *vmctl_dirty_fault_to_string(const struct vmctl_dirty_fault *f)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(fault_kinds); i++)
+        if (fault_kinds[i].kind == f->kind)
+            return fault_kinds[i].has_number ? g_strdup_printf("%s:%" G_GUINT64_FORMAT, fault_kinds[i].name, f->page)
+                                             : g_strdup(fault_kinds[i].name);
+    return NULL;
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -510,6 +533,8 @@ json_object *vmctl_dirty_result_to_json(const struct vmctl_dirty_result *r)
     json_object_object_add(stats, "during", vmctl_vmm_stats_to_json(&r->stats_during));
     json_object_object_add(stats, "after", vmctl_vmm_stats_to_json(&r->stats_after));
     vmctl_json_add_bool(stats, "huge_applicable", r->huge_applicable);
+    if (r->huge_applicable)
+        vmctl_json_add_bool(stats, "huge_restored", r->huge_restored);
     vmctl_json_add_str(stats, "huge_verdict", r->huge_verdict);
     json_object_object_add(o, "stats", stats);
 

@@ -53,8 +53,11 @@ void vmctl_dirty_pages_add(struct vmctl_dirty_pages *p, uint64_t page);
 json_object *vmctl_dirty_pages_to_json(const struct vmctl_dirty_pages *p);
 
 /* Exactness: every page in `expected` must be in `harvested` (else it is
- * added to `missing`, a failure); pages harvested but not expected go to
- * `extra` (counted, not a failure). Returns true when nothing is missing. */
+ * added to `missing`), and every harvested page must be expected (else it is
+ * added to `extra`); both are failures. What KVM documents as harvested
+ * without a write (every page at the first harvest under
+ * KVM_DIRTY_LOG_INITIALLY_SET) is put in `expected` by the caller. Returns
+ * true when nothing is missing and nothing is extra. */
 bool vmctl_dirty_check_exact(const struct vmctl_pageset *expected, const struct vmctl_pageset *harvested,
                              struct vmctl_dirty_pages *missing, struct vmctl_dirty_pages *extra);
 
@@ -124,12 +127,17 @@ typedef enum {
     VMCTL_DIRTY_FAULT_NONE,
     VMCTL_DIRTY_FAULT_DROP_PAGE,  /* remove page N from every harvest before the checks */
     VMCTL_DIRTY_FAULT_HOST_WRITE, /* write page N through the host mapping between two harvests */
+    VMCTL_DIRTY_FAULT_EXTRA_PAGE, /* add page N to every harvest before the checks */
+    VMCTL_DIRTY_FAULT_LOG_OFF,    /* checked round N runs with the slot's dirty logging off: KVM logs none of it */
+    VMCTL_DIRTY_FAULT_KEEP_LOGGING, /* logging stays on for the "after" picture of the huge mappings */
 } VmctlDirtyFaultKind;
 struct vmctl_dirty_fault {
     VmctlDirtyFaultKind kind;
-    uint64_t page;
+    uint64_t page; /* the page, or the round of log-off */
 };
 bool vmctl_dirty_fault_parse(const char *str, struct vmctl_dirty_fault *out, GError **error);
+/* "drop-page:3", "keep-logging": as VMCTL_PROBE_FAULT spells it; NULL for none */
+char *vmctl_dirty_fault_to_string(const struct vmctl_dirty_fault *f);
 
 struct vmctl_dirty_probe_opts {
     uint64_t size;   /* bytes of the probed slot */
@@ -180,6 +188,7 @@ struct vmctl_dirty_result {
     char *get_log_with_ring; /* errno name of KVM_GET_DIRTY_LOG while the ring is on */
     struct vmctl_vmm_stats stats_before, stats_during, stats_after;
     bool huge_applicable;
+    bool huge_restored; /* applicable, and as many huge mappings after logging as before */
     char *huge_verdict;
     struct vmctl_dirty_cost few, all;
     const struct vmctl_dirty_mode *mode_ops;

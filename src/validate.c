@@ -332,10 +332,13 @@ static void group_dirty_log(Runner *r)
                                           d->oracle_applies ? "; backing oracle: no change missed" : "");
         } else if (d->verdict == VMCTL_DIRTY_FAIL) {
             g_autofree char *miss = pages_list(&d->missing);
+            g_autofree char *extra = pages_list(&d->extra);
             g_autofree char *omiss = pages_list(&d->oracle_misses);
             res.summary = g_strdup_printf("%" G_GUINT64_FORMAT " written pages missing from the harvest (%s), %"
+                                          G_GUINT64_FORMAT " harvested pages never written (%s), %"
                                           G_GUINT64_FORMAT " backing changes not harvested (%s)",
-                                          d->missing.count, miss, d->oracle_misses.count, omiss);
+                                          d->missing.count, miss, d->extra.count, extra, d->oracle_misses.count,
+                                          omiss);
         } else {
             res.summary = g_strdup(d->reason ? d->reason : "not run");
         }
@@ -362,7 +365,7 @@ static void group_dirty_log(Runner *r)
         vmctl_json_add_u64(res.evidence, "pages_1g_after", d->stats_after.pages_1g);
         if (!d->huge_applicable)
             result_set(&res, VMCTL_CHECK_NA, "%s", d->huge_verdict);
-        else if (d->stats_after.pages_2m + d->stats_after.pages_1g >= d->stats_before.pages_2m + d->stats_before.pages_1g)
+        else if (d->huge_restored)
             result_set(&res, VMCTL_CHECK_PASS, "%s", d->huge_verdict);
         else
             result_set(&res, VMCTL_CHECK_FAIL, "%s", d->huge_verdict);

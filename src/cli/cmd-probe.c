@@ -79,6 +79,7 @@ static void print_table(GPtrArray *results)
         if (r->verdict != VMCTL_DIRTY_PASS && r->verdict != VMCTL_DIRTY_FAIL)
             continue;
         print_pages("missing from the harvest", row, &r->missing);
+        print_pages("harvested but never written", row, &r->extra);
         print_pages("changed in the backing but not harvested", row, &r->oracle_misses);
         if (r->backing_page_size > 4096 || r->huge_applicable)
             printf("  %s: %s\n", row, r->huge_verdict);

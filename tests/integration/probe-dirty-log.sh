@@ -1,8 +1,11 @@
 #!/bin/sh
 # probe-dirty-log.sh: `vmctl probe dirty-log` on every backing reachable here
 # in every mode, and its negative controls: a page dropped from the harvest
-# must come out as missing (FAIL), a write to the backing behind KVM's back
-# must come out of the completeness oracle (FAIL), both by page number.
+# must come out as missing (FAIL), a page added to it as extra (FAIL), a
+# round the guest writes while the slot's logging is off as missing through
+# the whole KVM path (FAIL), a write to the backing behind KVM's back must
+# come out of the completeness oracle (FAIL), all by page number; huge
+# mappings measured with logging still on are "not restored" (FAIL).
 . "$top_srcdir/tests/lib/tap.sh"
 
 SIZE=64M
@@ -81,6 +84,48 @@ is "drop-page in ring mode: exit 1" "$?" 1
 like "drop-page in ring mode: table says FAIL and names page 0" "$txt" 'anonymous/ring: missing from the harvest: pages 0 '
 like "and says the fault was injected, not measured" "$txt" \
     'under an injected test fault: VMCTL_PROBE_FAULT=drop-page:0 \(not a measurement of this host\)'
+
+# --- negative control: a page harvested that was never written ----------
+out=$TEST_TMP/extra.json
+VMCTL_PROBE_FAULT=extra-page:300 $VMCTL --json probe dirty-log --size $SIZE --backend anonymous --mode bitmap >"$out"
+is "extra-page: exit 1" "$?" 1
+is "extra-page: verdict fail, nothing missing" "$(jq -r '.results[0] | .verdict + "/" + (.missing.count | tostring)' "$out")" \
+    fail/0
+is "extra-page: page 300 reported extra" "$(jq -c '.results[0].extra.first_pages' "$out")" "[300]"
+
+# --- negative control through KVM: a round written with logging off ------
+# the slot's KVM_MEM_LOG_DIRTY_PAGES is cleared for round 0 (the 7 pages of
+# the "few" pattern) and set again before the harvest: KVM never logs them
+for m in bitmap ring; do
+    out=$TEST_TMP/logoff-$m.json
+    VMCTL_PROBE_FAULT=log-off:0 $VMCTL --json probe dirty-log --size $SIZE --backend memfd --mode $m >"$out"
+    is "log-off, $m: exit 1" "$?" 1
+    is "log-off, $m: the round's pages are missing, by number" \
+        "$(jq -c '.results[0].missing.first_pages[0:4]' "$out")" "[0,1,63,64]"
+    is "log-off, $m: the oracle saw the same writes go unharvested" "$(jq -c '.results[0].oracle.misses.first_pages[0:4]' "$out")" \
+        "[0,1,63,64]"
+done
+out=$TEST_TMP/logoff-clear.json
+VMCTL_PROBE_FAULT=log-off:0 $VMCTL --json probe dirty-log --size $SIZE --backend memfd --mode clear >"$out"
+is "log-off, clear: exit 1" "$?" 1
+# logging set again under INITIALLY_SET marks every page: the unwritten ones are extra
+is "log-off, clear: every unwritten page comes back as extra" "$(jq '.results[0].extra.count' "$out")" \
+    "$(($(numfmt --from=iec $SIZE) / 4096 - 7))"
+err=$(VMCTL_PROBE_FAULT=log-off:9 $VMCTL probe dirty-log --size 4M --rounds 4 --backend memfd --mode bitmap 2>&1 >/dev/null)
+is "log-off of a round the probe does not run" "$err" "vmctl: VMCTL_PROBE_FAULT round 9 is not one of the 4 rounds"
+
+# --- negative control: huge mappings measured with logging still on ------
+out=$TEST_TMP/keep.json
+VMCTL_PROBE_FAULT=keep-logging $VMCTL --json probe dirty-log --size $SIZE --backend thp --mode bitmap >"$out"
+rc=$?
+if [ "$(jq -r '.results[0].stats.huge_applicable' "$out")" = true ]; then
+    is "keep-logging: exit 1" "$rc" 1
+    like "keep-logging: thp huge mappings not restored" "$(jq -r '.results[0].stats.huge_verdict' "$out")" \
+        ' after logging: not restored$'
+    is "keep-logging: the dirty log itself still exact" "$(jq -r '.results[0].verdict' "$out")" pass
+else
+    skip "keep-logging control" "KVM mapped thp with 4K pages only here: $(jq -r '.results[0].stats.huge_verdict' "$out")" thp
+fi
 
 # --- a ring that fills: DIRTY_RING_FULL exits, duplicates deduplicated ---
 out=$TEST_TMP/fill.json

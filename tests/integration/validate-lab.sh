@@ -16,7 +16,13 @@ cd "$TEST_TMP" || exit 1
 rc=$?
 j() { jq -r "$@" "$TEST_TMP/r.json" 2>/dev/null; }
 is "validate --lab exits 0 when every lab check passes or cannot apply" "$rc" 0
-[ $rc -eq 0 ] || diag "$(tail -n 5 "$TEST_TMP/r.err")"
+if [ $rc -ne 0 ]; then
+    diag "$(tail -n 5 "$TEST_TMP/r.err")"
+    # every lab check that did not pass or apply, with its reason
+    diag "$(j '.labs[] | .kernel as $k | (.error // empty | "\($k): \(.)"),
+        (.report.checks[]? | select(.status != "PASS" and .status != "NOT APPLICABLE")
+         | "\($k): \(.id) \(.status): \(.summary)")')"
+fi
 is "two lab sections, in the order asked" "$(j '[.labs[].kernel] | join(",")')" "bookworm,trixie"
 like "bookworm's lab runs Debian 12's 6.1 kernel" "$(j '.labs[0].lab.release')" '^6\.1\.'
 like "trixie's lab runs Debian 13's 6.12 kernel" "$(j '.labs[1].lab.release')" '^6\.12\.'

@@ -39,6 +39,19 @@ like "the dirty-log checks name page 100" "$(jq -r '.checks[] | select(.id=="dir
 is "the report says it was made under an injected fault" "$(jq -r .injected_fault "$TEST_TMP/f.json")" \
     "VMCTL_PROBE_FAULT=drop-page:100"
 is "a report without one has no such member" "$(jq -r .injected_fault "$TEST_TMP/r.json")" null
+# exact means no page extra either: a page added to every harvest
+VMCTL_PROBE_FAULT=extra-page:100 "$VMCTL" validate --quick --only dirty-log --json >"$TEST_TMP/x.json"; rc=$?
+is "validate exits 1 when a harvest has a page never written" "$rc" 1
+like "the dirty-log checks name the extra page" "$(jq -r '.checks[] | select(.id=="dirty-log/anonymous/ring") | .status + ": " + .summary' "$TEST_TMP/x.json")" \
+    "^FAIL: 0 written pages missing from the harvest \(\), [0-9]+ harvested pages never written \(100\)"
+# huge mappings measured while logging is still on do not come back: FAIL
+VMCTL_PROBE_FAULT=keep-logging "$VMCTL" validate --quick --only dirty-log --json >"$TEST_TMP/k.json"; rc=$?
+is "validate exits 1 when huge mappings are not restored" "$rc" 1
+like "the thp huge-pages check fails, saying so" \
+    "$(jq -r '.checks[] | select(.id=="huge-pages/thp") | .status + ": " + .summary' "$TEST_TMP/k.json")" \
+    "^FAIL: huge mappings [0-9]+ before, [0-9]+ during, [0-9]+ after logging: not restored$"
+is "the dirty-log checks themselves still pass" \
+    "$(jq '[.checks[] | select(.id | startswith("dirty-log/")) | select(.status != "PASS" and .status != "NOT APPLICABLE")] | length' "$TEST_TMP/k.json")" 0
 
 # accessed-bit coverage: one check per backing of the dirty-log group; here
 # (no page_idle, DAMON taken by another user or absent) each is NOT

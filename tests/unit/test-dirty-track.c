@@ -78,7 +78,7 @@ static void test_exact_missing(void)
     vmctl_pageset_clear(&h);
 }
 
-/* Extra pages are counted, not a failure. */
+/* A page harvested but never written fails exactness too, and is named. */
 static void test_exact_extra(void)
 {
     struct vmctl_pageset e, h;
@@ -89,7 +89,8 @@ static void test_exact_extra(void)
     vmctl_pageset_set(&e, 5);
     vmctl_pageset_set(&h, 5);
     vmctl_pageset_set(&h, 127);
-    g_assert_true(vmctl_dirty_check_exact(&e, &h, &missing, &extra));
+    g_assert_false(vmctl_dirty_check_exact(&e, &h, &missing, &extra));
+    g_assert_cmpuint(missing.count, ==, 0);
     g_assert_cmpuint(extra.count, ==, 1);
     g_assert_cmpuint(extra.pages[0], ==, 127);
     vmctl_pageset_clear(&e);
@@ -210,8 +211,29 @@ static void test_fault_parse(void)
     g_assert_cmpuint(f.page, ==, 17);
     g_assert_true(vmctl_dirty_fault_parse("host-write:3", &f, &err));
     g_assert_cmpint(f.kind, ==, VMCTL_DIRTY_FAULT_HOST_WRITE);
+    g_assert_true(vmctl_dirty_fault_parse("extra-page:9", &f, &err));
+    g_assert_cmpint(f.kind, ==, VMCTL_DIRTY_FAULT_EXTRA_PAGE);
+    g_assert_true(vmctl_dirty_fault_parse("log-off:2", &f, &err));
+    g_assert_cmpint(f.kind, ==, VMCTL_DIRTY_FAULT_LOG_OFF);
+    g_assert_cmpuint(f.page, ==, 2);
+    {
+        g_autofree char *back = vmctl_dirty_fault_to_string(&f);
+        g_assert_cmpstr(back, ==, "log-off:2");
+    }
+    g_assert_true(vmctl_dirty_fault_parse("keep-logging", &f, &err));
+    g_assert_cmpint(f.kind, ==, VMCTL_DIRTY_FAULT_KEEP_LOGGING);
+    {
+        g_autofree char *back = vmctl_dirty_fault_to_string(&f);
+        g_assert_cmpstr(back, ==, "keep-logging");
+    }
+    g_assert_false(vmctl_dirty_fault_parse("keep-logging:1", &f, &err));
+    g_clear_error(&err);
+    g_assert_false(vmctl_dirty_fault_parse("drop-page", &f, &err));
+    g_clear_error(&err);
     g_assert_false(vmctl_dirty_fault_parse("flip-bit:3", &f, &err));
-    g_assert_cmpstr(err->message, ==, "VMCTL_PROBE_FAULT 'flip-bit:3' is not 'drop-page:N' or 'host-write:N'");
+    g_assert_cmpstr(err->message, ==,
+                    "VMCTL_PROBE_FAULT 'flip-bit:3' is not drop-page:N, host-write:N, extra-page:N, log-off:ROUND or "
+                    "keep-logging");
     g_clear_error(&err);
     g_assert_false(vmctl_dirty_fault_parse("drop-page:x", &f, &err));
 }
