@@ -5,6 +5,7 @@
 #include "migrate.h"
 
 #include "guest_line.h"
+#include "host.h"
 #include "page_diff.h"
 #include "sysfs.h"
 
@@ -429,4 +430,38 @@ const char *vmctl_migrate_verdict(bool compared, uint64_t pages_differ, uint64_t
     if (guest_line && !vmctl_guest_line_verify_ok(guest_line))
         return "FAIL";
     return compared ? "PASS" : VMCTL_MIGRATE_PASS_UNCOMPARED;
+}
+
+char *vmctl_migrate_known_bug(json_object *result)
+{
+    const char *verdict = json_object_get_string(json_object_object_get(result, "verdict"));
+    const char *qemu = json_object_get_string(json_object_object_get(result, "qemu"));
+    const char *accel = json_object_get_string(json_object_object_get(result, "accel"));
+    json_object *kb = json_object_object_get(result, "known_bug");
+    struct vmctl_version v;
+    size_t n;
+    const struct vmctl_known_change *c = vmctl_known_changes(&n);
+
+    if (kb) /* said once: a result carried on is not judged again */
+        return g_strdup_printf("known bug '%s' of this QEMU applies: %s; fixed in QEMU %s",
+                               json_object_get_string(json_object_object_get(kb, "id")),
+                               json_object_get_string(json_object_object_get(kb, "summary")),
+                               json_object_get_string(json_object_object_get(kb, "fixed_in")));
+    if (g_strcmp0(verdict, "FAIL") != 0 || g_strcmp0(accel, "tcg") != 0 || !qemu || !vmctl_version_parse(qemu, &v))
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        g_autofree char *fixed = NULL;
+
+        if (strcmp(c[i].component, "qemu") != 0 || strcmp(c[i].id, "tcg-lost-dirty-pages") != 0 ||
+            !vmctl_known_change_applies(&c[i], &v))
+            continue;
+        fixed = g_strdup_printf("%d.%d.%d", c[i].fixed.major, c[i].fixed.minor, c[i].fixed.patch);
+        kb = json_object_new_object();
+        vmctl_json_add_str(kb, "id", c[i].id);
+        vmctl_json_add_str(kb, "summary", c[i].summary);
+        vmctl_json_add_str(kb, "fixed_in", fixed);
+        json_object_object_add(result, "known_bug", kb);
+        return vmctl_migrate_known_bug(result);
+    }
+    return NULL;
 }

@@ -142,3 +142,10 @@ bool vmctl_migrate_page_write(const char *path, uint64_t offset, uint64_t page, 
  * held, but no page was compared, and the word never reads as a PASS. */
 #define VMCTL_MIGRATE_PASS_UNCOMPARED "PASS-UNCOMPARED"
 const char *vmctl_migrate_verdict(bool compared, uint64_t pages_differ, uint64_t stamp_bad, const char *guest_line);
+
+/* A FAIL that a known bug of this QEMU can explain: when `result` (a
+ * migration's result, with "verdict", "qemu" and "accel") is a FAIL under
+ * an accelerator and QEMU version a known migration bug applies to, adds
+ * "known_bug": {"id", "summary", "fixed_in"} to it. The verdict stays FAIL.
+ * Returns the one-line explanation for the verdict line (free it), or NULL. */
+char *vmctl_migrate_known_bug(json_object *result);

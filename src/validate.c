@@ -9,6 +9,7 @@
 #include "dirty_rate.h"
 #include "dirty_track.h"
 #include "ksm_check.h"
+#include "migrate.h"
 #include "pmem_backend.h"
 #include "probe_backing.h"
 #include "qemu_cmdline.h"
@@ -728,6 +729,7 @@ static void migration_check(Runner *r, const char *id, const char *title, json_o
     g_autoptr(GString) blocks = g_string_new(NULL);
     VmctlCheckResult res = { 0 };
     const char *verdict;
+    g_autofree char *known = NULL;
     uint64_t compared = 0, differ;
 
     begin(r, id, title);
@@ -774,12 +776,13 @@ static void migration_check(Runner *r, const char *id, const char *title, json_o
     }
     verdict = json_object_get_string(json_object_object_get(ret, "verdict"));
     differ = migration_pages_differ(json_object_object_get(ret, "verify"), &compared, blocks);
+    known = vmctl_migrate_known_bug(ret);
     result_set(&res, g_strcmp0(verdict, "PASS") == 0 ? VMCTL_CHECK_PASS : VMCTL_CHECK_FAIL,
-               "%s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " pages differ (%s); QEMU %s, %s, %s backing",
+               "%s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " pages differ (%s); QEMU %s, %s, %s backing%s%s",
                verdict ? verdict : "no verdict", differ, compared, blocks->str,
                json_object_get_string(json_object_object_get(ret, "qemu")),
                json_object_get_string(json_object_object_get(ret, "accel")),
-               json_object_get_string(json_object_object_get(ret, "backing")));
+               json_object_get_string(json_object_object_get(ret, "backing")), known ? "; " : "", known ? known : "");
 out:
     killed = vmctl_client_call(sock, "kill", kargs, false, NULL);
     emit(r, &res);

@@ -100,8 +100,11 @@ static void print_result(json_object *r)
         str(r, "injected_fault") ? g_strdup_printf("  [under an injected test fault: %s]", str(r, "injected_fault"))
                                  : g_strdup("");
 
-    printf("verdict    %s  (QEMU %s, accel %s, backing %s)%s\n", str(r, "verdict"), str(r, "qemu"), str(r, "accel"),
-           str(r, "backing"), faulted);
+    g_autofree char *known = vmctl_migrate_known_bug(r);
+    g_autofree char *known_part = known ? g_strdup_printf("; %s", known) : g_strdup("");
+
+    printf("verdict    %s  (QEMU %s, accel %s, backing %s)%s%s\n", str(r, "verdict"), str(r, "qemu"), str(r, "accel"),
+           str(r, "backing"), known_part, faulted);
     for (size_t i = 0; decisions && i < json_object_array_length(decisions); i++) {
         json_object *d = json_object_array_get_idx(decisions, i);
         printf("decision   %s = %s: %s\n", str(d, "what"), json_object_to_json_string(json_object_object_get(d, "value")),

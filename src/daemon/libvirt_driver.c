@@ -997,6 +997,7 @@ static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
     vmctl_json_add_str(r, "verdict", verdict);
     vmctl_json_add_str(r, "qemu", qemu_version);
     vmctl_json_add_str(r, "accel", g_strcmp0(type, "kvm") == 0 ? "kvm" : "tcg");
+    g_free(vmctl_migrate_known_bug(r));
     vmctl_json_add_str(r, "backing", json_object_get_string(json_object_object_get(spec, "backend")));
     {
         json_object *s = done_stats ? json_object_get(done_stats) : json_object_new_object();

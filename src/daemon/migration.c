@@ -1058,6 +1058,7 @@ static json_object *result_json(Migration *m, const char *verdict)
     vmctl_json_add_str(r, "verdict", verdict);
     vmctl_json_add_str(r, "qemu", m->qemu_version);
     vmctl_json_add_str(r, "accel", m->accel);
+    g_free(vmctl_migrate_known_bug(r));
     vmctl_json_add_str(r, "backing", m->backend_kind);
     vmctl_json_add_bool(r, "shared", m->shared);
     if (m->has_plan)

@@ -273,6 +273,55 @@ static void test_verdict(void)
     g_assert_cmpstr(vmctl_migrate_verdict(true, 0, 0, "no VERIFY answer within 120 s"), ==, "FAIL");
 }
 
+/* A FAIL under TCG on a QEMU with the lost-dirty-pages bug names it and
+ * the version that fixes it; anything else names nothing. */
+static json_object *result(const char *verdict, const char *qemu, const char *accel)
+{
+    json_object *r = json_object_new_object();
+
+    json_object_object_add(r, "verdict", json_object_new_string(verdict));
+    json_object_object_add(r, "qemu", json_object_new_string(qemu));
+    json_object_object_add(r, "accel", json_object_new_string(accel));
+    return r;
+}
+
+static void test_known_bug(void)
+{
+    static const struct {
+        const char *verdict, *qemu, *accel;
+        bool named;
+    } cases[] = {
+        { "FAIL", "7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)", "tcg", true },
+        { "FAIL", "8.2.0", "tcg", true },
+        { "FAIL", "9.0.0", "tcg", false },
+        { "FAIL", "10.0.2 (Debian 1:10.0.2+ds-2~bpo12+1)", "tcg", false },
+        { "FAIL", "7.2.19", "kvm", false },
+        { "PASS", "7.2.19", "tcg", false },
+        { "PASS-UNCOMPARED", "7.2.19", "tcg", false },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_object) r = result(cases[i].verdict, cases[i].qemu, cases[i].accel);
+        g_autofree char *line = vmctl_migrate_known_bug(r);
+        json_object *kb = json_object_object_get(r, "known_bug");
+
+        g_assert_cmpint(line != NULL, ==, cases[i].named);
+        g_assert_cmpint(kb != NULL, ==, cases[i].named);
+        if (!cases[i].named)
+            continue;
+        g_assert_cmpstr(json_object_get_string(json_object_object_get(kb, "id")), ==, "tcg-lost-dirty-pages");
+        g_assert_cmpstr(json_object_get_string(json_object_object_get(kb, "fixed_in")), ==, "9.0.0");
+        g_assert_true(g_str_has_prefix(line, "known bug 'tcg-lost-dirty-pages' of this QEMU applies: "));
+        g_assert_true(g_str_has_suffix(line, "; fixed in QEMU 9.0.0"));
+        {
+            /* asked again (the CLI after the daemon): the same line, one member */
+            g_autofree char *again = vmctl_migrate_known_bug(r);
+            g_assert_cmpstr(again, ==, line);
+        }
+        g_assert_cmpstr(json_object_get_string(json_object_object_get(r, "verdict")), ==, "FAIL");
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -284,5 +333,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/migrate/dirty-rate-mode", test_dirty_rate_mode);
     g_test_add_func("/vmctl/migrate/verify/corrupt-page", test_compare);
     g_test_add_func("/vmctl/migrate/verdict", test_verdict);
+    g_test_add_func("/vmctl/migrate/verdict/known-bug", test_known_bug);
     return g_test_run();
 }
