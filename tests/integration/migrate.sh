@@ -136,10 +136,10 @@ STALE=1000                       # a stamped page of the working set
 STALE_PAGE=$((512 + 1 + STALE))  # its RAM page: stamps start at 2M, after their control page
 qemu_major=$("${VMCTL_QEMU:-qemu-system-x86_64}" --version | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
 for accel in auto tcg; do
-    "$VMCTL" launch st --accel $accel --memory 64M --backend "$TEST_TMP/st-$accel.ram" --rate 10000 --ws 4096 >/dev/null
+    "$VMCTL" launch st --accel $accel --memory 64M --backend "$TEST_TMP/st-$accel.ram" --rate 10000 --ws 1024 >/dev/null
     check "stale control ($accel): the guest is READY" wait_for "$S/run/st/console.log" '^READY' 60
     used=$(info st .accel)
-    VMCTL_MIGRATE_FAULT=dst-stale:$STALE_PAGE "$VMCTL" migrate st --to local --strategy precopy --bandwidth 64M \
+    VMCTL_MIGRATE_FAULT=dst-stale:$STALE_PAGE "$VMCTL" migrate st --to local --strategy precopy --bandwidth 32M \
         >"$TEST_TMP/stale.txt" 2>&1
     is "stale control ($used): migrate exits 1" "$?" 1
     line=$(grep '^verdict ' "$TEST_TMP/stale.txt")
