@@ -107,12 +107,19 @@ static void check_pages(VmctlPagesReport *r, const struct vmctl_stamp_ctl *ctl, 
 {
     for (uint64_t k = 0; k < n; k++) {
         const uint64_t *p = page_at(pages, k * VMCTL_PAGE_SIZE);
+        enum vmctl_stamp_verdict v;
 
         if (vmctl_stamp_in_flight(ctl, i + k)) {
             r->in_flight++;
             continue;
         }
-        record(r, ctl, i + k, off + (i + k + 1) * VMCTL_PAGE_SIZE, p, vmctl_stamp_check_page(ctl, p, i + k));
+        v = vmctl_stamp_check_page(ctl, p, i + k);
+        record(r, ctl, i + k, off + (i + k + 1) * VMCTL_PAGE_SIZE, p, v);
+        /* working-set page number w at generation g was last rewritten by
+         * write (g - 1) * ws + w + 1: the latest one any page shows */
+        if ((v == VMCTL_STAMP_OK || v == VMCTL_STAMP_STALE || v == VMCTL_STAMP_AHEAD) && p[VMCTL_STAMP_W_GEN] &&
+            i + k >= ctl->same_pages && i + k < ctl->same_pages + ctl->ws_pages)
+            r->writes_seen = MAX(r->writes_seen, (p[VMCTL_STAMP_W_GEN] - 1) * ctl->ws_pages + (i + k - ctl->same_pages) + 1);
     }
 }
 
@@ -190,6 +197,7 @@ static bool merge_unit(void *data, void *result)
 
     r->checked += part->checked;
     r->in_flight += part->in_flight;
+    r->writes_seen = MAX(r->writes_seen, part->writes_seen);
     r->bad += part->bad;
     for (unsigned v = 0; v < VMCTL_PAGE_VERDICTS; v++)
         r->counts[v] += part->counts[v];
@@ -231,6 +239,40 @@ static bool ctl_fits(uint64_t size, uint64_t off, GError **error)
     return false;
 }
 
+static bool walk_stamped(struct stamp_walk *sw, uint64_t size, const VmctlPagesCheckOptions *opts, GError **error);
+
+/* Pages ahead of the control page: either those pages were written out of
+ * turn, or the control page itself is stale (a lost write of the control
+ * page makes every page rewritten since look ahead). Check again against the
+ * latest write the pages show; the reading with fewer bad pages stands, the
+ * stale control page counted as one. */
+static bool judge_ctl_behind(struct stamp_walk *sw, uint64_t size, const VmctlPagesCheckOptions *opts, GError **error)
+{
+    VmctlPagesReport *r = sw->total;
+    g_autofree VmctlPagesReport *alt = g_new0(VmctlPagesReport, 1);
+    struct stamp_walk again = *sw;
+
+    if (r->ctl_behind || r->counts[VMCTL_STAMP_AHEAD] < 2 || r->writes_seen <= r->ctl.writes)
+        return true;
+    alt->scan = r->scan;
+    alt->image_size = r->image_size;
+    alt->ctl_offset = r->ctl_offset;
+    alt->ctl_copies = r->ctl_copies;
+    alt->ctl = r->ctl;
+    alt->ctl.writes = r->writes_seen;
+    alt->ctl_behind = true; /* no third reading */
+    again.total = alt;
+    if (!walk_stamped(&again, size, opts, error))
+        return false;
+    if (alt->bad + 1 >= r->bad)
+        return true;
+    alt->ctl.writes = r->ctl.writes; /* the control page as found */
+    alt->writes_seen = r->writes_seen;
+    alt->bad++;
+    *r = *alt;
+    return true;
+}
+
 /* Offset mode after the control page: every stamped page of the image. */
 static bool walk_stamped(struct stamp_walk *sw, uint64_t size, const VmctlPagesCheckOptions *opts, GError **error)
 {
@@ -253,7 +295,7 @@ static bool walk_stamped(struct stamp_walk *sw, uint64_t size, const VmctlPagesC
     g_clear_pointer(&sw->bufs, g_free);
     if (ok && ctl->stamped > sw->end)
         missing_beyond(sw->total, sw->end, sw->off);
-    return ok;
+    return ok && judge_ctl_behind(sw, size, opts, error);
 }
 
 static bool check_at_offset(const uint8_t *image, uint64_t size, const VmctlPagesCheckOptions *opts,
@@ -564,7 +606,11 @@ json_object *vmctl_pages_report_to_json(const VmctlPagesReport *r)
     }
     for (unsigned v = 0; v < VMCTL_PAGE_VERDICTS; v++)
         vmctl_json_add_u64(counts, verdict_names[v], r->counts[v]);
+    /* the control page, when it is the one page behind */
+    vmctl_json_add_u64(counts, "control_page_behind", r->ctl_behind);
     json_object_object_add(o, "verdicts", counts);
+    if (!r->scan)
+        vmctl_json_add_u64(o, "writes_seen", r->writes_seen);
     for (unsigned k = 0; k < r->n_first; k++) {
         const VmctlPageBad *b = &r->first[k];
         json_object *e = json_object_new_object();

@@ -51,6 +51,12 @@ typedef struct {
     uint64_t counts[VMCTL_PAGE_VERDICTS]; /* pages per verdict */
     bool changed;              /* the control page changed during the check: a
                                 * running writer, the verdicts do not hold */
+    uint64_t writes_seen;      /* offset mode: the latest rewrite a page shows
+                                * (pages with a valid checksum), 0 none */
+    bool ctl_behind;           /* offset mode: the control page is stale, its
+                                * writes behind the pages' writes_seen; the
+                                * verdicts are given against writes_seen, and
+                                * the control page counts as one bad page */
     unsigned n_first;
     VmctlPageBad first[VMCTL_PAGES_FIRST_MAX]; /* the first bad pages, by index */
 } VmctlPagesReport;

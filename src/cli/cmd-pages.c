@@ -77,6 +77,10 @@ static void print_human(const char *path, const VmctlPagesReport *r)
            "x, %" G_GUINT64_FORMAT " writes)\n",
            path, r->bad ? "BAD" : "clean", r->bad, r->checked, kinds->len ? " (" : "", kinds->str,
            kinds->len ? ")" : "", r->in_flight, r->ctl.region, r->ctl_offset, r->ctl.writes);
+    if (r->ctl_behind)
+        printf("  the control page is behind its pages (one lost page): it counts %" G_GUINT64_FORMAT
+               " writes, the pages show %" G_GUINT64_FORMAT "; the pages were judged against those\n",
+               r->ctl.writes, r->writes_seen);
     if (r->scan && r->duplicates)
         printf("  %" G_GUINT64_FORMAT " extra copies of stamped pages found (the best copy counts)\n", r->duplicates);
     for (unsigned k = 0; k < r->n_first; k++) {
@@ -89,8 +93,8 @@ static void print_human(const char *path, const VmctlPagesReport *r)
                    ", expected %" G_GUINT64_FORMAT ")\n",
                    b->index, b->offset, vmctl_page_verdict_name(b->verdict), b->actual_gen, b->expected_gen);
     }
-    if (r->bad > r->n_first)
-        printf("  ... and %" G_GUINT64_FORMAT " more\n", r->bad - r->n_first);
+    if (r->bad > r->n_first + r->ctl_behind)
+        printf("  ... and %" G_GUINT64_FORMAT " more\n", r->bad - r->n_first - r->ctl_behind);
     g_string_free(kinds, TRUE);
 }
 

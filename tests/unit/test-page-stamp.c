@@ -179,6 +179,55 @@ static void test_ahead(void)
     region_clear(&r);
 }
 
+/* The control page itself lost its last writes (a migration that did not
+ * carry it): every page rewritten since looks ahead of it. That is one lost
+ * page, the control page, and the other verdicts are given against the
+ * latest write the pages show. */
+static void test_ctl_behind(void)
+{
+    Region r;
+    VmctlPagesReport rep;
+    struct vmctl_stamp_ctl old;
+    uint64_t lost_i = 0;
+    uint8_t lost[VMCTL_PAGE_SIZE];
+
+    region_init(&r, 0, 0, 60);
+    old = *r.ctl;
+    for (int w = 0; w < 40; w++) {
+        uint64_t i = vmctl_stamp_next_index(r.ctl);
+
+        if (w == 20) { /* this rewrite will be lost too */
+            lost_i = i;
+            memcpy(lost, page(&r, i), sizeof(lost));
+        }
+        vmctl_stamp_rewrite(r.ctl, page(&r, i), i, 0);
+    }
+    *r.ctl = old;
+    check(&r, false, &rep);
+    g_assert_true(rep.ctl_behind);
+    g_assert_cmpuint(rep.bad, ==, 1);
+    g_assert_cmpuint(rep.counts[VMCTL_STAMP_AHEAD], ==, 0);
+    g_assert_cmpuint(rep.n_first, ==, 0);
+    g_assert_cmpuint(rep.writes_seen, ==, 100);
+    g_assert_cmpuint(rep.ctl.writes, ==, 60); /* as found */
+    {
+        g_autoptr(json_object) o = vmctl_pages_report_to_json(&rep);
+        json_object *v = json_object_object_get(o, "verdicts");
+
+        g_assert_cmpint(json_object_get_int64(json_object_object_get(v, "control_page_behind")), ==, 1);
+        g_assert_cmpint(json_object_get_int64(json_object_object_get(o, "writes_seen")), ==, 100);
+    }
+    /* and a data page lost as well: named stale, counted with the control page */
+    memcpy(page(&r, lost_i), lost, sizeof(lost));
+    check(&r, false, &rep);
+    g_assert_true(rep.ctl_behind);
+    g_assert_cmpuint(rep.bad, ==, 2);
+    g_assert_cmpuint(rep.n_first, ==, 1);
+    g_assert_cmpuint(rep.first[0].index, ==, lost_i);
+    g_assert_cmpint(rep.first[0].verdict, ==, VMCTL_STAMP_STALE);
+    region_clear(&r);
+}
+
 static void test_wrong_place(void)
 {
     Region r;
@@ -556,6 +605,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/pages/check/flipped-byte", test_flipped_byte);
     g_test_add_func("/vmctl/pages/check/lost-write", test_lost_write);
     g_test_add_func("/vmctl/pages/check/ahead", test_ahead);
+    g_test_add_func("/vmctl/pages/check/control-page-behind", test_ctl_behind);
     g_test_add_func("/vmctl/pages/check/wrong-place", test_wrong_place);
     g_test_add_func("/vmctl/pages/check/zeroed", test_zeroed);
     g_test_add_func("/vmctl/pages/check/in-flight", test_in_flight);
