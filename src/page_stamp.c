@@ -377,7 +377,9 @@ static bool scan_ctl(const uint8_t *image, uint64_t size, VmctlPagesReport *r, G
 
 /* Scan mode, step 2: every page of the region wherever it is. Of several
  * copies of one index the best verdict counts (a stale block left behind
- * must not hide the live copy); the others are counted as duplicates. */
+ * must not hide the live copy); the others are counted as duplicates, and
+ * those whose content differs as conflicting, by index: a good copy may
+ * hide a stale one that the guest reads. */
 static bool check_scan(const uint8_t *image, uint64_t size, VmctlPagesReport *r, GError **error)
 {
     const struct vmctl_stamp_ctl *ctl = &r->ctl;
@@ -422,6 +424,11 @@ static bool check_scan(const uint8_t *image, uint64_t size, VmctlPagesReport *r,
             where[i] = off;
         } else {
             r->duplicates++;
+            if (memcmp(page_at(image, where[i]), p, VMCTL_PAGE_SIZE) != 0) {
+                r->conflicts++;
+                if (r->n_conflict_first < VMCTL_PAGES_FIRST_MAX)
+                    r->conflict_first[r->n_conflict_first++] = i;
+            }
             if (vmctl_stamp_check_page(ctl, page_at(image, where[i]), i) != VMCTL_STAMP_OK &&
                 vmctl_stamp_check_page(ctl, p, i) == VMCTL_STAMP_OK)
                 where[i] = off;
@@ -601,7 +608,13 @@ json_object *vmctl_pages_report_to_json(const VmctlPagesReport *r)
     vmctl_json_add_u64(o, "in_flight", r->in_flight);
     vmctl_json_add_u64(o, "bad", r->bad);
     if (r->scan) {
+        json_object *cf = json_object_new_array();
+
         vmctl_json_add_u64(o, "duplicates", r->duplicates);
+        vmctl_json_add_u64(o, "conflicting_copies", r->conflicts);
+        for (unsigned k = 0; k < r->n_conflict_first; k++)
+            json_object_array_add(cf, json_object_new_int64((int64_t)r->conflict_first[k]));
+        json_object_object_add(o, "conflicting_first", cf);
         vmctl_json_add_u64(o, "same_found", r->same_found);
     }
     for (unsigned v = 0; v < VMCTL_PAGE_VERDICTS; v++)

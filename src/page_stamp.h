@@ -47,6 +47,12 @@ typedef struct {
     uint64_t in_flight;        /* pages skipped because a writer announced them */
     uint64_t bad;              /* pages with a verdict other than OK */
     uint64_t duplicates;       /* scan: extra copies of a page index */
+    uint64_t conflicts;        /* scan: extra copies whose content differs from
+                                * the copy first found (a stale block beside a
+                                * live one: which one the guest reads is the
+                                * filesystem's business, so it is said) */
+    unsigned n_conflict_first;
+    uint64_t conflict_first[VMCTL_PAGES_FIRST_MAX]; /* their indexes, first found */
     uint64_t same_found;       /* scan: same pages found (they carry no index) */
     uint64_t counts[VMCTL_PAGE_VERDICTS]; /* pages per verdict */
     bool changed;              /* the control page changed during the check: a

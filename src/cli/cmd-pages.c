@@ -83,6 +83,13 @@ static void print_human(const char *path, const VmctlPagesReport *r)
                r->ctl.writes, r->writes_seen);
     if (r->scan && r->duplicates)
         printf("  %" G_GUINT64_FORMAT " extra copies of stamped pages found (the best copy counts)\n", r->duplicates);
+    if (r->scan && r->conflicts) {
+        printf("  %" G_GUINT64_FORMAT " of them differ from another copy of their page (a stale copy beside a good "
+               "one): pages", r->conflicts);
+        for (unsigned k = 0; k < r->n_conflict_first; k++)
+            printf("%s%" G_GUINT64_FORMAT, k ? "," : " ", r->conflict_first[k]);
+        printf("%s\n", r->conflicts > r->n_conflict_first ? ", ..." : "");
+    }
     for (unsigned k = 0; k < r->n_first; k++) {
         const VmctlPageBad *b = &r->first[k];
 

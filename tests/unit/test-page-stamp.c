@@ -448,13 +448,30 @@ static void test_scan(void)
     g_assert_cmpuint(rep.first[0].offset, ==, (uint64_t)((uint8_t *)p - s.image));
     ((uint8_t *)p)[2000] ^= 0x80;
 
-    /* a stale copy of a page (a block left behind) does not hide the live one */
+    /* an identical second copy is a duplicate, not a conflict */
     p = find_page(&s, SAME + 1);
     memcpy(s.image + s.size - VMCTL_PAGE_SIZE, p, VMCTL_PAGE_SIZE);
-    ((uint64_t *)(void *)(s.image + s.size - VMCTL_PAGE_SIZE))[VMCTL_STAMP_W_GEN]--;
     check(&s, true, &rep);
     g_assert_cmpuint(rep.bad, ==, 0);
     g_assert_cmpuint(rep.duplicates, ==, 1);
+    g_assert_cmpuint(rep.conflicts, ==, 0);
+
+    /* a stale copy of a page (a block left behind) does not hide the live
+     * one, and is said: a copy that conflicts, by index */
+    ((uint64_t *)(void *)(s.image + s.size - VMCTL_PAGE_SIZE))[VMCTL_STAMP_W_GEN]--;
+    ((uint64_t *)(void *)(s.image + s.size - VMCTL_PAGE_SIZE))[VMCTL_STAMP_W_CSUM] -=
+        vmctl_stamp_weight(VMCTL_STAMP_W_GEN);
+    check(&s, true, &rep);
+    g_assert_cmpuint(rep.bad, ==, 0);
+    g_assert_cmpuint(rep.duplicates, ==, 1);
+    g_assert_cmpuint(rep.conflicts, ==, 1);
+    g_assert_cmpuint(rep.n_conflict_first, ==, 1);
+    g_assert_cmpuint(rep.conflict_first[0], ==, SAME + 1);
+    {
+        g_autoptr(json_object) o = vmctl_pages_report_to_json(&rep);
+
+        g_assert_cmpstr(json_object_to_json_string(json_object_object_get(o, "conflicting_first")), ==, "[ 5 ]");
+    }
 
     /* ... but a lost write on the only copy is STALE */
     p[VMCTL_STAMP_W_GEN]--;
