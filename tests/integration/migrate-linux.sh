@@ -32,19 +32,17 @@ check "the NVDIMM guest is READY with its stamps on fsdax" wait_for "$S/run/lnv/
 check "the busy guest is READY" wait_for "$S/run/lbusy/console.log" '^READY' 180
 like "pti=off comes after the default pti=on" "$(info lbusy '.argv | index("-append") as $i | .[$i + 1]')" 'pti=on pti=off'
 
-# --- NVDIMM content migrated and compared. The busy guest's writer is
-# paused meanwhile: QEMU 7.2's TCG bug (below) also hit this pti=on guest
-# once (5 pages of pc.ram) while the other guest kept both CPUs busy; the
-# verification reports it, and the migration is tried once more (the
-# source is kept on FAIL).
+# --- NVDIMM content migrated and compared, once: a FAIL is a FAIL. QEMU
+# 7.2's TCG bug (below) needs pages dirtied while RAM is sent, and it hit
+# this pti=on guest once (5 pages of pc.ram) while both guests wrote: here
+# both stamp writers pause, so what moves is the content as it stands
+# (the loss under writes is the busy guest's test below).
 like "the busy guest's writer pauses" "$(console lbusy PAUSE)" '^OK PAUSE'
-for attempt in 1 2; do
-    "$VMCTL" migrate lnv --to local --json >"$TEST_TMP/nv.out"
-    rc=$?
-    out=$(tail -n 1 "$TEST_TMP/nv.out")
-    [ $rc = 1 ] || break
-    diag "NVDIMM guest, attempt $attempt: FAIL (QEMU 7.2 TCG lost dirty pages): $(echo "$out" | jq -c '[.verify.pages.blocks[] | {name, pages_differ, first: [.first[].page]}]')"
-done
+like "the NVDIMM guest's writer pauses" "$(console lnv PAUSE)" '^OK PAUSE'
+"$VMCTL" migrate lnv --to local --json >"$TEST_TMP/nv.out"
+rc=$?
+out=$(tail -n 1 "$TEST_TMP/nv.out")
+[ $rc = 0 ] || diag "NVDIMM guest: $(echo "$out" | jq -c '{verdict, known_bug, blocks: [.verify.pages.blocks[] | {name, pages_differ, first: [.first[].page]}]}')"
 is "NVDIMM guest: migrate exits 0" "$rc" 0
 is "NVDIMM guest: PASS under TCG on a file" "$(echo "$out" | jq -c '[.verdict, .accel, .backing]')" '["PASS","tcg","file"]'
 is "NVDIMM guest: every page of RAM and NVDIMM compared, none differs" \
@@ -54,6 +52,7 @@ is "NVDIMM guest: the calc-dirty-rate mode is page-sampling under TCG" "$(echo "
 like "NVDIMM guest: the NVDIMM moved to a new file" "$(info lnv '.spec.nvdimm[0].path')" "^$TEST_TMP/nv0.img.dst-1$"
 check "NVDIMM guest: the old NVDIMM file is removed" test ! -e "$TEST_TMP/nv0.img"
 like "NVDIMM guest: the migrated guest still says VERIFY ok" "$(console lnv VERIFY)" '^VERIFY ok'
+like "NVDIMM guest: its writer resumes on the destination" "$(console lnv RESUME)" '^OK RESUME'
 
 # --- the lost-dirty-page bug of QEMU 7.2 TCG, caught
 like "the busy guest's writer resumes" "$(console lbusy RESUME)" '^OK RESUME'
@@ -68,6 +67,9 @@ case $qemu_version in
         diag "run $run: exit $rc $(echo "$r" | jq -c '{verdict, pages_differ: .verify.pages.pages_differ, first: [.verify.pages.blocks[0].first[].page], stats: {total_time_ms: .stats.total_time_ms, iterations: .stats.iterations}}')"
         if [ $rc = 1 ]; then
             fails=$((fails + 1))
+            is "run $run: the FAIL names QEMU's known bug and the version that fixes it" \
+                "$(echo "$r" | jq -r '[.verdict, .known_bug.id, .known_bug.fixed_in] | @tsv')" \
+                "$(printf 'FAIL\ttcg-lost-dirty-pages\t9.0.0')"
             check "run $run: FAIL names pages of pc.ram" \
                 [ "$(echo "$r" | jq '.verify.pages.blocks[0] | .pages_differ > 0 and (.first | length) > 0')" = true ]
             is "run $run: the destination is removed and the source resumed" "$(echo "$r" | jq -r .kept)" \
