@@ -20,7 +20,7 @@ if [ ! -f "$status" ]; then
     fi
     tap_done
 fi
-is "make check-asan exited 0" "$(cat "$status")" 0
+ci_status "make check-asan" "$status"
 if [ -f "$log" ]; then
     for k in TOTAL PASS SKIP XFAIL FAIL XPASS ERROR; do
         n=$(sed -n "s/^# $k: *//p" "$log" | tail -n 1)

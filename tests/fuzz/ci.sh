@@ -18,7 +18,7 @@ if [ ! -f "$status" ]; then
     fi
     tap_done
 fi
-is "make fuzz exited 0" "$(cat "$status")" 0
+ci_status "make fuzz" "$status"
 if [ -f "$summary" ]; then
     while read -r line; do
         case "$line" in

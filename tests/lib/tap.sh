@@ -220,3 +220,19 @@ qmp() {
     } | nc -N -U "$_s" >"$_o"
     cat "$_o"
 }
+
+# ci_status WHAT FILE: the status file .ci/run leaves ("RC COMMIT RUN") as
+# test points: made by this very run (VMCTL_CI_RUN) of this commit, and its
+# exit status 0. A file from another run or commit is not taken.
+ci_status() {
+    local rc commit run head
+    if [ -z "${VMCTL_CI_RUN:-}" ] && [ "${CI:-}" != true ]; then
+        skip "$1" "$2 is from an earlier .ci/run, not this one"
+        return
+    fi
+    read -r rc commit run <"$2"
+    head=$(git -C "$top_srcdir" rev-parse HEAD 2>/dev/null || echo unknown)
+    is "$1: made by this run" "${run:-none}" "${VMCTL_CI_RUN:-not a CI run}"
+    is "$1: of this commit" "${commit:-none}" "$head"
+    is "$1 exited 0" "$rc" 0
+}
