@@ -64,14 +64,14 @@ if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
     like "tmpfs: larger than the free space names both" "$out" \
         "^vmctl: size '$(size_str "$big")' is larger than the [0-9]+([KMGT]| bytes) free on the tmpfs filesystem of '/dev/shm/guest.ram'\$"
 else
-    skip "tmpfs: /dev/shm" "/dev/shm is not tmpfs on this machine"
+    skip "tmpfs: /dev/shm" "/dev/shm is not tmpfs on this machine" tmpfs
 fi
 
 # ---- the filesystem of $TEST_TMP (the root filesystem here) ---------------
 fstype=$(findmnt -n -o FSTYPE -T "$TEST_TMP")
 case $fstype in
 tmpfs | hugetlbfs | ramfs)
-    skip "file: page-cache filesystem" "\$TEST_TMP is on $fstype"
+    skip "file: page-cache filesystem" "\$TEST_TMP is on $fstype" page-cache-fs
     ;;
 *)
     j=$("$VMCTL" backend probe "$TEST_TMP/guest.img" --size 32M --json); rc=$?

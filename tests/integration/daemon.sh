@@ -80,7 +80,7 @@ if is_root && command -v setpriv >/dev/null; then
     is "peer credentials are checked" "$out" "vmctl: uid 65534 is not allowed to use vmctld: only root"
     chmod 600 "$VMCTL_SOCKET"
 else
-    skip "access control" "needs root and setpriv"
+    skip "access control" "needs root and setpriv" root
 fi
 
 # a config file names the socket, state dir and group; members of the group
@@ -101,7 +101,7 @@ if is_root && command -v setpriv >/dev/null; then
     out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env VMCTL_SOCKET="$cfg_sock" VMCTLD=/nonexistent "$TEST_TMP/vmctl-copy" list --json 2>&1)
     is "a member of the group is served" "$(printf '%s' "$out" | jq -c .)" "[]"
 else
-    skip "group member served" "needs root and setpriv"
+    skip "group member served" "needs root and setpriv" root
 fi
 kill "$cfg_pid"
 

@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/lib/tap.sh"
 
 if ! is_root; then
-    skip "full-disk faults" "mounting a tmpfs needs root"
+    skip "full-disk faults" "mounting a tmpfs needs root" root
     tap_done
 fi
 if ! have_qemu; then

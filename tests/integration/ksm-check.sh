@@ -82,7 +82,7 @@ if command -v setpriv >/dev/null; then
     out=$(setpriv --reuid 65534 --regid 65534 --clear-groups "$VMCTL" ksm-check 2>&1); rc=$?
     is "not root: could not run" "$rc:$out" "2:vmctl: the KSM check needs root (KSM knobs, /proc/kpageflags)"
 else
-    skip "not root: could not run" "no setpriv"
+    skip "not root: could not run" "no setpriv" root
 fi
 
 # --- the check as it is meant to run: all four verdicts pass

@@ -127,7 +127,7 @@ if "$VMCTL" pages check --help >/dev/null 2>&1 && command -v jq >/dev/null 2>&1;
         "$(host_check '[.clean, .region_hex, .writes]')" "[true,\"$region\",$(field "$paused" writes)]"
 else
     have_host_check=
-    skip "vmctl pages check --scan on the NVDIMM image" "this vmctl has no 'pages check' (or no jq)"
+    skip "vmctl pages check --scan on the NVDIMM image" "this vmctl has no 'pages check' (or no jq)" jq
 fi
 
 # Negative control: page 3000 is outside the working set (stable). Flip one
@@ -146,7 +146,7 @@ if [ -n "$off" ] && [ "$(echo "$off" | wc -l)" = 1 ]; then
             "$(host_check '[.bad, .first_bad[0].index, .first_bad[0].offset, .first_bad[0].verdict]')" \
             "[1,$victim,$off,\"bad_csum\"]"
     else
-        skip "vmctl pages check --scan names the corrupted page" "this vmctl has no 'pages check' (or no jq)"
+        skip "vmctl pages check --scan names the corrupted page" "this vmctl has no 'pages check' (or no jq)" jq
     fi
     printf "\\$(printf '%03o' $(( 0x$orig )))" | dd of="$NV" bs=1 seek=$at conv=notrunc status=none
     lg_send dax VERIFY

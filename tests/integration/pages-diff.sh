@@ -38,7 +38,7 @@ put_byte "$T/b" $((37 * 4096 + 0x123)) B
 
 cli_only() {
     if [ -z "$have_cli" ]; then
-        skip "$1" "this vmctl has no 'pages diff' command yet"
+        skip "$1" "this vmctl has no 'pages diff' command yet"  pages-diff
         return 1
     fi
 }
@@ -129,7 +129,7 @@ if [ -n "$loopdev" ]; then
         "$(printf '%s' "$j" | jq -c '[.image_a.size, .total.pages, .blocks[0].differ[0].page, .blocks[0].differ[0].byte]')" \
         "[1048576,256,37,291]"
 else
-    skip "block device against a file" "needs root and a free loop device"
+    skip "block device against a file" "needs root and a free loop device" root
 fi
 
 # --- errors: one line on stderr, exit 2 ---

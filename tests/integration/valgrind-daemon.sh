@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/lib/tap.sh"
 
 if ! command -v valgrind >/dev/null 2>&1; then
-    skip "vmctld under valgrind" "no valgrind (Debian package valgrind)"
+    skip "vmctld under valgrind" "no valgrind (Debian package valgrind)" valgrind
     tap_done
 fi
 if ! have_qemu; then

@@ -57,7 +57,7 @@ like() {
     fi
 }
 
-# skip DESCRIPTION REASON [KIND]: KIND in kvm|qemu|ksm|libvirt|hugetlb makes it
+# skip DESCRIPTION REASON [KIND]: a KIND (what is missing: kvm, qemu, root, ...) makes it
 # a failure under CI=true.
 skip() {
     _tap_n=$((_tap_n + 1))
