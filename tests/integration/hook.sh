@@ -1,8 +1,10 @@
 #!/bin/sh
 # hook.sh: `vmctl hook qemu ...` as libvirt calls it: good domains pass,
 # a missing, misaligned, wrongly sized or falsely-pmem backing is refused
-# with one line, incoming virtio-pmem without its backing is refused, and
-# lifecycle events are logged.
+# with one line, incoming virtio-pmem without its backing is refused, so is
+# <hugepages> RAM the pool cannot hold, and lifecycle events are logged.
+# (device-dax access and alignment refusals run on a real device-dax in
+# lab.sh.)
 . "$top_srcdir/tests/lib/tap.sh"
 
 export VMCTL_HOOK_LOG="$TEST_TMP/hook.log"
@@ -64,6 +66,13 @@ truncate -s 64M "$TEST_TMP/vp"
 dom g "$TEST_TMP/vp" 64 "" virtio-pmem >"$TEST_TMP/x.xml"; hook migrate begin
 is "incoming virtio-pmem with its shared backing is allowed" "$rc" 0
 like "with a warning" "$err" "^vmctl: warning: domain 'g': virtio-pmem content is not migrated"
+
+# <hugepages> guest RAM the huge-page pool cannot hold (64G) is refused
+echo "<domain type='qemu'><name>g</name><memory unit='GiB'>64</memory><memoryBacking><hugepages/></memoryBacking><devices/></domain>" \
+    >"$TEST_TMP/x.xml"
+hook prepare begin
+like "hugepages the pool cannot hold are refused in one line" "$rc:$err" \
+    "^1:vmctl: domain 'g' refused: <hugepages> guest memory: size '64G' is larger than the [0-9]+ bytes available in free 2M huge pages"
 
 dom g "$nv" 64 | "$VMCTL" hook qemu g started begin - >/dev/null 2>&1
 dom g "$nv" 64 | "$VMCTL" hook qemu g stopped end - >/dev/null 2>&1

@@ -73,12 +73,23 @@ is "info: the fsdax namespace is listed with its block device" \
     VMCTL_PROBE_FAULT=drop-page:100 "$VMCTL" --json probe dirty-log -b devdax:/dev/dax0.0 -m clear -s 64M >/tmp/drop.json
     echo "rc=$?"; jq -c . /tmp/drop.json
     VMCTL_PROBE_FAULT=host-write:77 "$VMCTL" --json probe dirty-log -b fsdax:/mnt/fsdax1 -m bitmap -s 64M >/tmp/hw.json
-    echo "rc=$?"; jq -c . /tmp/hw.json' >"$TEST_TMP/probe.out" 2>"$TEST_TMP/probe.err"
+    echo "rc=$?"; jq -c . /tmp/hw.json
+    # the libvirt hook on a real device-dax: one good domain, two refused
+    dom() { echo "<domain type=\"kvm\"><name>g</name><memory unit=\"MiB\">192</memory><devices><memory model=\"nvdimm\" access=\"$1\"><source><path>/dev/dax0.0</path><alignsize unit=\"KiB\">$2</alignsize></source><target><size unit=\"MiB\">128</size></target></memory></devices></domain>"; }
+    for a in shared:2048 private:2048 shared:4; do
+        out=$(dom ${a%%:*} ${a#*:} | "$VMCTL" hook qemu g prepare begin - 2>&1 >/dev/null); rc=$?
+        echo "${out:+$out }rc=$rc"
+    done' >"$TEST_TMP/probe.out" 2>"$TEST_TMP/probe.err"
 is "probe lab exits 0" "$?" 0
 sed -n 2p "$TEST_TMP/probe.out" >"$TEST_TMP/all.json"
 sed -n 4p "$TEST_TMP/probe.out" >"$TEST_TMP/drop.json"
 sed -n 6p "$TEST_TMP/probe.out" >"$TEST_TMP/hw.json"
 is "probe on DAX exits 0" "$(sed -n 1p "$TEST_TMP/probe.out")" "rc=0"
+is "hook: a device-dax NVDIMM, shared, 2M aligned, is allowed" "$(sed -n 7p "$TEST_TMP/probe.out")" "rc=0"
+like "hook: a device-dax NVDIMM with access='private' is refused in one line" "$(sed -n 8p "$TEST_TMP/probe.out")" \
+    "^vmctl: domain 'g' refused: nvdimm '/dev/dax0.0' is device-dax and needs access='shared' rc=1$"
+like "hook: an alignsize below the device's 2M alignment is refused in one line" "$(sed -n 9p "$TEST_TMP/probe.out")" \
+    "^vmctl: domain 'g' refused: nvdimm alignsize '4K(iB)?' of '/dev/dax0.0' is below the backing's alignment '2M(iB)?' rc=1$"
 j() { jq -r "$1" "$TEST_TMP/all.json" 2>/dev/null; }
 for b in devdax:/dev/dax0.0 devdax:/dev/dax2.0 fsdax:/mnt/fsdax1; do
     for m in bitmap clear ring; do
