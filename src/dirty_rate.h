@@ -32,6 +32,12 @@ typedef enum {
 
 /* "auto", "page-sampling", "dirty-bitmap", "dirty-ring". */
 const char *vmctl_dirty_rate_mode_name(VmctlDirtyRateMode mode);
+/* How far a mode's measurement may be from a guest's true rate, as a
+ * fraction, and why (measured: bench/dirty-rate/RESULTS.md). The exact modes
+ * count every written page: their error is QEMU's rounding to whole MB/s
+ * (256 pages/s) and the window's edges; page-sampling adds its sampling
+ * error. */
+double vmctl_dirty_rate_tolerance(VmctlDirtyRateMode mode, const char **why);
 bool vmctl_dirty_rate_mode_from_name(const char *name, VmctlDirtyRateMode *out);
 
 /* What decides the mode: facts about one running guest. */

@@ -513,7 +513,6 @@ static void group_ksm(Runner *r)
 
 #define RATE_CHECK_PAGES 5000      /* pages/s the tiny guest is set to */
 #define RATE_CHECK_WS 30000        /* pages: > rate x window, so no page is written twice in a window */
-#define RATE_CHECK_TOLERANCE 0.15  /* measured/true may differ by this much */
 
 struct rate_window {
     const char *serial;
@@ -596,7 +595,8 @@ static void rate_check(Runner *r, const char *accel)
     VmctlDirtyRateMode mode;
     struct rate_window w = { 0 };
     unsigned window = r->opts->quick ? 3 : 5;
-    double truth, measured, ratio;
+    double truth, measured, ratio, tolerance;
+    const char *tolerance_why = NULL;
 
     begin(r, id, title);
     vmctl_json_add_str(spec, "name", name);
@@ -641,14 +641,31 @@ static void rate_check(Runner *r, const char *accel)
     }
     truth = (double)(w.writes[1] - w.writes[0]) * 1e9 / (double)(w.ns[1] - w.ns[0]);
     measured = (double)vmctl_dirty_rate_mbps_to_pages(rate->rate_mbps);
+    {
+        /* the tests make this check fail on purpose: VMCTL_RATE_FAULT=scale:F */
+        const char *f = g_getenv("VMCTL_RATE_FAULT");
+        char *end = NULL;
+        double k = f && g_str_has_prefix(f, "scale:") ? g_ascii_strtod(f + 6, &end) : 0;
+
+        if (f && *f && (!end || *end || k <= 0)) {
+            result_set(&res, VMCTL_CHECK_ERROR, "VMCTL_RATE_FAULT '%s' is not 'scale:F' with F > 0", f);
+            goto out;
+        }
+        if (k > 0)
+            measured *= k;
+    }
+    tolerance = vmctl_dirty_rate_tolerance(mode, &tolerance_why);
     ratio = truth > 0 ? measured / truth : 0;
     vmctl_json_add_double(res.evidence, "true_pages_per_s", truth);
     vmctl_json_add_double(res.evidence, "measured_pages_per_s", measured);
     vmctl_json_add_double(res.evidence, "ratio", ratio);
+    vmctl_json_add_double(res.evidence, "tolerance", tolerance);
+    vmctl_json_add_str(res.evidence, "tolerance_why", tolerance_why);
     json_object_object_add(res.evidence, "series", rate_series(w.serial, measured));
-    result_set(&res, fabs(ratio - 1) <= RATE_CHECK_TOLERANCE ? VMCTL_CHECK_PASS : VMCTL_CHECK_FAIL,
-               "%s: measured %.0f pages/s, guest wrote %.0f pages/s (ratio %.3f, tolerance %.0f%%)",
-               vmctl_dirty_rate_mode_name(mode), measured, truth, ratio, RATE_CHECK_TOLERANCE * 100);
+    result_set(&res, fabs(ratio - 1) <= tolerance ? VMCTL_CHECK_PASS : VMCTL_CHECK_FAIL,
+               "%s: measured %.0f pages/s, guest wrote %.0f pages/s (ratio %.3f, tolerance %.0f%%: %s)",
+               vmctl_dirty_rate_mode_name(mode), measured, truth, ratio, tolerance * 100,
+               mode == VMCTL_DIRTY_RATE_PAGE_SAMPLING ? "sampled" : "exact mode");
 out:
     stop = vmctl_client_call(sock, "kill", stop_args, false, NULL);
     emit(r, &res);

@@ -44,6 +44,27 @@ VMCTL_PROBE_FAULT=extra-page:100 "$VMCTL" validate --quick --only dirty-log --js
 is "validate exits 1 when a harvest has a page never written" "$rc" 1
 like "the dirty-log checks name the extra page" "$(jq -r '.checks[] | select(.id=="dirty-log/anonymous/ring") | .status + ": " + .summary' "$TEST_TMP/x.json")" \
     "^FAIL: 0 written pages missing from the harvest \(\), [0-9]+ harvested pages never written \(100\)"
+# dirty-rate thresholds: 8% for the exact modes, 15% for page-sampling,
+# stated beside each check; a measurement scaled by 0.88 passes 15% but
+# not 8%, one scaled by 0.6 passes neither
+is "dirty-rate: each row states its threshold and why" \
+    "$(jq -r '[.checks[] | select(.id | startswith("dirty-rate/")) | .evidence.mode + "=" + (.evidence.tolerance | tostring) + (if .evidence.tolerance_why then "" else " (no why)" end)] | unique | map(select(. != "dirty-bitmap=0.08" and . != "dirty-ring=0.08" and . != "page-sampling=0.15")) | length' "$TEST_TMP/r.json")" 0
+VMCTL_RATE_FAULT=scale:0.88 "$VMCTL" validate --quick --only dirty-rate --json >"$TEST_TMP/rate.json"; rc=$?
+kmode=$(jq -r '.checks[] | select(.id == "dirty-rate/kvm") | .evidence.mode' "$TEST_TMP/rate.json")
+diag "scaled by 0.88: $(jq -c '[.checks[] | {id, status, mode: .evidence.mode, ratio: .evidence.ratio}]' "$TEST_TMP/rate.json")"
+case $kmode in
+dirty-bitmap | dirty-ring)
+    is "a 12% low measurement fails the exact mode ($kmode): exit 1" "$rc" 1
+    like "naming the ratio and the tolerance" "$(jq -r '.checks[] | select(.id == "dirty-rate/kvm") | .status + ": " + .summary' "$TEST_TMP/rate.json")" \
+        "^FAIL: $kmode: measured [0-9]+ pages/s, guest wrote [0-9]+ pages/s \\(ratio 0\\.[0-9]+, tolerance 8%: exact mode\\)$"
+    ;;
+*) not_ok "the KVM dirty-rate row used an exact mode (it used '$kmode')" ;;
+esac
+VMCTL_RATE_FAULT=scale:0.6 "$VMCTL" validate --quick --only dirty-rate --json >"$TEST_TMP/rate6.json"; rc=$?
+is "a 40% low measurement fails every dirty-rate row: exit 1" "$rc" 1
+is "every row FAIL" "$(jq -r '[.checks[] | select(.id | startswith("dirty-rate/")) | .status] | unique | join(",")' "$TEST_TMP/rate6.json")" FAIL
+is "the report says the fault was injected" "$(jq -r .injected_fault "$TEST_TMP/rate6.json")" "VMCTL_RATE_FAULT=scale:0.6"
+
 # huge mappings measured while logging is still on do not come back: FAIL
 VMCTL_PROBE_FAULT=keep-logging "$VMCTL" validate --quick --only dirty-log --json >"$TEST_TMP/k.json"; rc=$?
 is "validate exits 1 when huge mappings are not restored" "$rc" 1
