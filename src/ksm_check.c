@@ -559,6 +559,12 @@ static bool merge_phase(Run *r, json_object *ev, GError **error)
     return true;
 }
 
+/* Identical pages that must be merged for the positive control: measured
+ * here 15865-15869 of 15870 (99.97%) within 3-6 s of a 60 s budget; the
+ * rest are pages KSM had not reached yet. 90% leaves room for a loaded
+ * host and still fails a KSM that merges only part of what it should. */
+#define POSITIVE_MERGED_PERCENT 90
+
 static json_object *positive_result(Run *r, json_object *ev, json_object *counters, GError **error)
 {
     json_object *guests = json_object_new_array();
@@ -596,18 +602,19 @@ static json_object *positive_result(Run *r, json_object *ev, json_object *counte
     vmctl_json_add_u64(ev, "seconds", r->opts->seconds);
     vmctl_json_add_u64(ev, "pages_shared", vmctl_ksm_counter(counters, "pages_shared"));
     vmctl_json_add_u64(ev, "pages_sharing", vmctl_ksm_counter(counters, "pages_sharing"));
-    if (identical && merged * 2 >= identical && half)
+    vmctl_json_add_u64(ev, "threshold_percent", POSITIVE_MERGED_PERCENT);
+    if (identical && merged * 100 >= identical * POSITIVE_MERGED_PERCENT && half)
         return check_new("positive", "KSM merges identical pages of anonymous guest RAM", "PASS",
                          g_strdup_printf("%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-                                         " identical pages merged (%.0f%%), half after %.1f s%s",
-                                         merged, identical, 100.0 * merged / identical, json_object_get_double(half),
-                                         steady ? "" : ", not steady"),
+                                         " identical pages merged (%.1f%%, threshold %d%%), half after %.1f s%s",
+                                         merged, identical, 100.0 * merged / identical, POSITIVE_MERGED_PERCENT,
+                                         json_object_get_double(half), steady ? "" : ", not steady"),
                          json_object_get(ev));
     return check_new("positive", "KSM merges identical pages of anonymous guest RAM", "FAIL",
                      g_strdup_printf("only %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-                                     " identical pages merged (%.0f%%), below half within %u s",
+                                     " identical pages merged (%.1f%%), below the threshold of %d%% within %u s",
                                      merged, identical, identical ? 100.0 * merged / identical : 0.0,
-                                     r->opts->seconds),
+                                     POSITIVE_MERGED_PERCENT, r->opts->seconds),
                      json_object_get(ev));
 }
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # ksm-check.sh: `vmctl ksm-check` with real guests under vmctld. The
-# positive control merges at least half of the identical pages, the
+# positive control merges at least 90% of the identical pages, the
 # negative check finds no KSM page in share=on file-backed guest RAM, the
 # guests' VERIFY is clean and every KSM knob is as before. Each verdict is
 # also made to fail: the negative check on anonymous memory (merged), the
@@ -94,8 +94,9 @@ is "verdicts" "$(q '[.checks[] | .id + "=" + .status] | join(",")')" \
     "positive=PASS,negative=PASS,integrity=PASS,restore=PASS"
 is "two guests of 64M with 500 per mille identical pages each" \
     "$(q '.checks[0].evidence.guests | map(.stamped_pages > 15000 and .identical_pages == (.stamped_pages * 500 / 1000 | floor)) | join(",")')" "true,true"
-check "at least half of the identical pages are merged (page scan)" \
-    test "$(q '.checks[0].evidence | .merged_pages * 2 >= .identical_pages and .identical_pages > 0')" = true
+check "at least 90% of the identical pages are merged (page scan), the threshold stated" \
+    test "$(q '.checks[0].evidence | .merged_pages * 100 >= .identical_pages * 90 and .identical_pages > 0 and .threshold_percent == 90')" = true
+like "the summary states the threshold" "$(q '.checks[0].summary')" "identical pages merged \\([0-9.]+%, threshold 90%\\)"
 check "and within the 60 s budget" test "$(q '.checks[0].evidence.half_merged_after_s <= 60')" = true
 check "pages_sharing covers them" test "$(q '.checks[0].evidence | .pages_sharing >= .merged_pages / 2')" = true
 like "per-process ksm_stat of each QEMU" "$(q '[.checks[0].evidence.guests[].ksm_stat.ksm_merging_pages] | map(. > 0) | join(",")')" "^true,true$"
@@ -141,7 +142,7 @@ J="$TEST_TMP/fail.json"
 is "exits 1" "$rc" 1
 is "verdicts" "$(q '[.checks[] | .id + "=" + .status] | join(",")')" \
     "positive=FAIL,negative=PASS,integrity=FAIL,restore=FAIL"
-like "positive: none of the identical pages merged" "$(q '.checks[0].summary')" "^only 0 of [0-9]+ identical pages merged"
+like "positive: none of the identical pages merged" "$(q '.checks[0].summary')" "^only 0 of [0-9]+ identical pages merged \\(0\\.0%\\), below the threshold of 90%"
 is "integrity: the corrupted page is named" "$(q '.checks[2].evidence.guests[0].verify')" "VERIFY bad=1 first=6000"
 is "restore: the knob left behind is named" "$(q '.checks[3].summary')" \
     'KSM settings ["pages_to_scan"] differ from before the run'
