@@ -333,7 +333,9 @@ bool vmctl_migrate_fault_parse(const char *spec, VmctlMigrateFault *out, GError 
     static const struct {
         const char *prefix;
         VmctlMigrateFaultKind kind;
-    } kinds[] = { { "dst-page:", VMCTL_MIGRATE_FAULT_CORRUPT }, { "dst-stale:", VMCTL_MIGRATE_FAULT_STALE } };
+    } kinds[] = { { "dst-page:", VMCTL_MIGRATE_FAULT_CORRUPT },
+                  { "dst-stale:", VMCTL_MIGRATE_FAULT_STALE },
+                  { "dst-guest-page:", VMCTL_MIGRATE_FAULT_GUEST } };
 
     for (size_t i = 0; spec && i < G_N_ELEMENTS(kinds); i++)
         if (g_str_has_prefix(spec, kinds[i].prefix) &&
@@ -341,8 +343,8 @@ bool vmctl_migrate_fault_parse(const char *spec, VmctlMigrateFault *out, GError 
             out->kind = kinds[i].kind;
             return true;
         }
-    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "fault '%s' is not 'dst-page:N' or 'dst-stale:N'",
-                spec ? spec : "");
+    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                "fault '%s' is not 'dst-page:N', 'dst-stale:N' or 'dst-guest-page:N'", spec ? spec : "");
     return false;
 }
 

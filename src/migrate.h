@@ -114,10 +114,14 @@ json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GE
  * image after the transfer, before the compare:
  *   "dst-page:N"   one byte of the page changed (a corrupt page)
  *   "dst-stale:N"  the page's content from before the migration put back
- *                  (a lost last write: the stamp checker calls it stale) */
+ *                  (a lost last write: the stamp checker calls it stale)
+ *   "dst-guest-page:N"  one byte of the page changed after the host's
+ *                  compare and stamp check, before the destination runs:
+ *                  only the guest's own VERIFY can see it (end to end) */
 typedef enum {
     VMCTL_MIGRATE_FAULT_CORRUPT,
     VMCTL_MIGRATE_FAULT_STALE,
+    VMCTL_MIGRATE_FAULT_GUEST,
 } VmctlMigrateFaultKind;
 
 typedef struct {

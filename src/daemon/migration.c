@@ -871,6 +871,8 @@ static bool apply_fault(Migration *m, const char *src_img, const char *dst_img, 
     uint8_t now[VMCTL_MIGRATE_PAGE];
 
     vmctl_json_add_str(m->proof, "fault", m->fault);
+    if (m->fault_how.kind == VMCTL_MIGRATE_FAULT_GUEST)
+        return true; /* later: after the host's checks (host_oracle) */
     if (m->fault_how.kind == VMCTL_MIGRATE_FAULT_CORRUPT)
         return vmctl_migrate_fault_apply(dst_img, 0, m->fault_how.page, error);
     if (!vmctl_migrate_page_read(src_img, 0, m->fault_how.page, now, error))
@@ -948,6 +950,12 @@ static void host_oracle(Migration *m)
     }
     if (m->pages_differ || m->stamp_bad) {
         verdict_and_finish(m); /* no need to run a guest whose memory is known bad */
+        return;
+    }
+    /* the end-to-end fault: behind the host's back, for the guest to find */
+    if (m->fault && m->fault_how.kind == VMCTL_MIGRATE_FAULT_GUEST &&
+        !vmctl_migrate_fault_apply(dst_img, 0, m->fault_how.page, &err)) {
+        migration_fail(m, g_steal_pointer(&err));
         return;
     }
     if (!m->src_was_running) { /* it stays paused, as it was */
@@ -1330,13 +1338,15 @@ static bool fault_prepare(Migration *m, GError **error)
 {
     if (!vmctl_migrate_fault_parse(m->fault, &m->fault_how, error))
         return false;
-    if (m->fault_how.kind != VMCTL_MIGRATE_FAULT_STALE)
+    if (m->fault_how.kind == VMCTL_MIGRATE_FAULT_CORRUPT)
         return true;
     if (!m->src_ram || !m->dst_ram) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "fault '%s' needs a guest whose RAM is a file or device "
                     "on both sides", m->fault);
         return false;
     }
+    if (m->fault_how.kind == VMCTL_MIGRATE_FAULT_GUEST)
+        return true;
     m->stale_page = g_malloc(VMCTL_MIGRATE_PAGE);
     return vmctl_migrate_page_read(m->src_ram, 0, m->fault_how.page, m->stale_page, error);
 }

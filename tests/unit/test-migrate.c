@@ -223,8 +223,11 @@ static void test_compare(void)
     g_assert_error(err, VMCTL_ERROR, VMCTL_ERROR_FAILED);
     g_clear_error(&err);
     g_assert_false(vmctl_migrate_fault_parse("src-page:1", &f, &err));
-    g_assert_cmpstr(err->message, ==, "fault 'src-page:1' is not 'dst-page:N' or 'dst-stale:N'");
+    g_assert_cmpstr(err->message, ==, "fault 'src-page:1' is not 'dst-page:N', 'dst-stale:N' or 'dst-guest-page:N'");
     g_clear_error(&err);
+    g_assert_true(vmctl_migrate_fault_parse("dst-guest-page:7", &f, &err));
+    g_assert_cmpint(f.kind, ==, VMCTL_MIGRATE_FAULT_GUEST);
+    g_assert_cmpuint(f.page, ==, 7);
     g_assert_true(vmctl_migrate_fault_parse("dst-stale:5", &f, &err));
     g_assert_cmpint(f.kind, ==, VMCTL_MIGRATE_FAULT_STALE);
     g_assert_cmpuint(f.page, ==, 5);
