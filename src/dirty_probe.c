@@ -399,8 +399,8 @@ bool vmctl_dirty_probe_run(struct vmctl_probe_backing *b, const struct vmctl_dir
         res->verdict = VMCTL_DIRTY_ERROR;
         return false;
     }
-    if (opts->fault.kind != VMCTL_DIRTY_FAULT_NONE && opts->fault.kind != VMCTL_DIRTY_FAULT_LOG_OFF &&
-        opts->fault.kind != VMCTL_DIRTY_FAULT_KEEP_LOGGING && opts->fault.page >= res->npages) {
+    if ((opts->fault.kind == VMCTL_DIRTY_FAULT_DROP_PAGE || opts->fault.kind == VMCTL_DIRTY_FAULT_HOST_WRITE ||
+         opts->fault.kind == VMCTL_DIRTY_FAULT_EXTRA_PAGE) && opts->fault.page >= res->npages) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
                     "VMCTL_PROBE_FAULT page %" G_GUINT64_FORMAT " is outside the slot of %" G_GUINT64_FORMAT " pages",
                     opts->fault.page, res->npages);
@@ -505,6 +505,15 @@ bool vmctl_dirty_probe_matrix(const char *const *backings, bool backings_given, 
             if (r->verdict == VMCTL_DIRTY_FAIL || (r->huge_applicable && !r->huge_restored))
                 failed = true;
             g_ptr_array_add(results, r);
+        }
+        if (b && opts->fault.kind == VMCTL_DIRTY_FAULT_KEEP_HUGEPAGES && b->hugepages_added) {
+            /* the test fault: the pool stays raised, as a failed give-back leaves it */
+            g_ptr_array_add(errors, g_strdup_printf("backing '%s': %" G_GUINT64_FORMAT " 2M huge pages reserved for "
+                                                    "it were not given back (VMCTL_PROBE_FAULT=keep-hugepages)",
+                                                    backings[bi], b->hugepages_added));
+            b->hugepages_added = 0;
+            failed = true;
+            continue; /* its results keep hugepages_restored false */
         }
         if (b) {
             g_autoptr(GError) rerr = NULL;

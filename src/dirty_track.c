@@ -393,6 +393,7 @@ static const struct {
     { "drop-page", VMCTL_DIRTY_FAULT_DROP_PAGE, true },   { "host-write", VMCTL_DIRTY_FAULT_HOST_WRITE, true },
     { "extra-page", VMCTL_DIRTY_FAULT_EXTRA_PAGE, true }, { "log-off", VMCTL_DIRTY_FAULT_LOG_OFF, true },
     { "keep-logging", VMCTL_DIRTY_FAULT_KEEP_LOGGING, false },
+    { "keep-hugepages", VMCTL_DIRTY_FAULT_KEEP_HUGEPAGES, false },
 };
 
 bool vmctl_dirty_fault_parse(const char *str, struct vmctl_dirty_fault *out, GError **error)
@@ -415,8 +416,8 @@ bool vmctl_dirty_fault_parse(const char *str, struct vmctl_dirty_fault *out, GEr
         }
     }
     g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
-                "VMCTL_PROBE_FAULT '%s' is not drop-page:N, host-write:N, extra-page:N, log-off:ROUND or "
-                "keep-logging",
+                "VMCTL_PROBE_FAULT '%s' is not drop-page:N, host-write:N, extra-page:N, log-off:ROUND, "
+                "keep-logging or keep-hugepages",
                 str);
     return false;
 }

@@ -130,6 +130,7 @@ typedef enum {
     VMCTL_DIRTY_FAULT_EXTRA_PAGE, /* add page N to every harvest before the checks */
     VMCTL_DIRTY_FAULT_LOG_OFF,    /* checked round N runs with the slot's dirty logging off: KVM logs none of it */
     VMCTL_DIRTY_FAULT_KEEP_LOGGING, /* logging stays on for the "after" picture of the huge mappings */
+    VMCTL_DIRTY_FAULT_KEEP_HUGEPAGES, /* the 2M pages reserved for a backing are not given back (the test restores) */
 } VmctlDirtyFaultKind;
 struct vmctl_dirty_fault {
     VmctlDirtyFaultKind kind;

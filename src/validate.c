@@ -372,6 +372,30 @@ static void group_dirty_log(Runner *r)
             result_set(&res, VMCTL_CHECK_FAIL, "%s", d->huge_verdict);
         emit(r, &res);
     }
+    /* the host as it was: 2M pages the probe reserved for a backing must go
+     * back to the pool (one row per backing that reserved any) */
+    for (guint i = 0; i < results->len; i++) {
+        const struct vmctl_dirty_result *d = results->pdata[i];
+        g_autofree char *id = NULL, *title = NULL;
+        VmctlCheckResult res = { 0 };
+
+        if (!d->hugepages_reserved || (i > 0 && g_strcmp0(((const struct vmctl_dirty_result *)results->pdata[i - 1])->backing,
+                                                         d->backing) == 0))
+            continue;
+        id = g_strdup_printf("hugepages-restored/%s", d->backing);
+        title = g_strdup_printf("huge pages reserved for the probe given back: %s", d->backing);
+        begin(r, id, title);
+        res.evidence = json_object_new_object();
+        vmctl_json_add_u64(res.evidence, "reserved_2m_pages", d->hugepages_reserved);
+        vmctl_json_add_bool(res.evidence, "given_back", d->hugepages_restored);
+        if (d->hugepages_restored)
+            result_set(&res, VMCTL_CHECK_PASS, "%" G_GUINT64_FORMAT " 2M pages reserved, all given back",
+                       d->hugepages_reserved);
+        else
+            result_set(&res, VMCTL_CHECK_FAIL, "%" G_GUINT64_FORMAT " 2M pages reserved and not given back: "
+                       "nr_hugepages stays raised", d->hugepages_reserved);
+        emit(r, &res);
+    }
 }
 
 static VmctlCheckStatus accessed_status(VmctlAccessedVerdict v)

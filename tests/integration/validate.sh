@@ -65,6 +65,30 @@ is "a 40% low measurement fails every dirty-rate row: exit 1" "$rc" 1
 is "every row FAIL" "$(jq -r '[.checks[] | select(.id | startswith("dirty-rate/")) | .status] | unique | join(",")' "$TEST_TMP/rate6.json")" FAIL
 is "the report says the fault was injected" "$(jq -r .injected_fault "$TEST_TMP/rate6.json")" "VMCTL_RATE_FAULT=scale:0.6"
 
+# 2M pages the probe reserved must go back to the pool: a row per backing
+# that reserved any; made to fail by keeping them (the test restores)
+is "the huge pages the probe reserved were given back" \
+    "$(jq -r '[.checks[] | select(.id | startswith("hugepages-restored/")) | .status] | map(select(. != "PASS")) | length' "$TEST_TMP/r.json")" 0
+HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+if [ -w $HP ]; then
+    hp0=$(cat $HP)
+    on_exit "echo $hp0 >$HP"
+    VMCTL_PROBE_FAULT=keep-hugepages "$VMCTL" validate --quick --only dirty-log --json >"$TEST_TMP/hp.json"; rc=$?
+    hp1=$(cat $HP)
+    echo "$hp0" >$HP
+    row=$(jq -r '.checks[] | select(.id == "hugepages-restored/hugetlbfs") | .status + ": " + .summary' "$TEST_TMP/hp.json")
+    if [ -n "$row" ]; then
+        is "huge pages kept: exit 1" "$rc" 1
+        like "huge pages kept: the row fails, saying so" "$row" \
+            "^FAIL: [1-9][0-9]* 2M pages reserved and not given back: nr_hugepages stays raised$"
+        check "and the pool was really left raised ($hp0 -> $hp1), now restored" test "$hp1" -gt "$hp0" -a "$(cat $HP)" = "$hp0"
+    else
+        skip "huge pages kept" "the pool had free 2M pages: the probe reserved none" hugetlb
+    fi
+else
+    skip "huge pages kept" "nr_hugepages is not writable here" root
+fi
+
 # huge mappings measured while logging is still on do not come back: FAIL
 VMCTL_PROBE_FAULT=keep-logging "$VMCTL" validate --quick --only dirty-log --json >"$TEST_TMP/k.json"; rc=$?
 is "validate exits 1 when huge mappings are not restored" "$rc" 1

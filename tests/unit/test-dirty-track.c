@@ -232,8 +232,8 @@ static void test_fault_parse(void)
     g_clear_error(&err);
     g_assert_false(vmctl_dirty_fault_parse("flip-bit:3", &f, &err));
     g_assert_cmpstr(err->message, ==,
-                    "VMCTL_PROBE_FAULT 'flip-bit:3' is not drop-page:N, host-write:N, extra-page:N, log-off:ROUND or "
-                    "keep-logging");
+                    "VMCTL_PROBE_FAULT 'flip-bit:3' is not drop-page:N, host-write:N, extra-page:N, log-off:ROUND, "
+                    "keep-logging or keep-hugepages");
     g_clear_error(&err);
     g_assert_false(vmctl_dirty_fault_parse("drop-page:x", &f, &err));
 }
