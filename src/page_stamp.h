@@ -45,7 +45,8 @@ typedef struct {
     struct vmctl_stamp_ctl ctl; /* the control page as found */
     uint64_t checked;          /* pages given a verdict */
     uint64_t in_flight;        /* pages skipped because a writer announced them */
-    uint64_t bad;              /* pages with a verdict other than OK */
+    uint64_t bad;              /* pages with a verdict other than OK, plus
+                                * the control page when ctl_behind */
     uint64_t duplicates;       /* scan: extra copies of a page index */
     uint64_t conflicts;        /* scan: extra copies whose content differs from
                                 * the copy first found (a stale block beside a

@@ -13,7 +13,9 @@
  *   does, then the remaining bytes are patches of (16-bit offset, byte).
  *
  * Properties: the counts add up (checked = sum of verdicts, bad = checked
- * - ok, first pages <= bad); an unpatched synthesized region has no bad
+ * - ok, plus one for a control page found behind its pages, which only
+ * offset mode says and only when the pages show later writes; first pages
+ * <= bad); an unpatched synthesized region has no bad
  * page and every page checked: a clean guest is never reported bad. */
 #include "config.h"
 
@@ -29,7 +31,9 @@ static void check_report(const VmctlPagesReport *r)
 
     for (unsigned v = 0; v < VMCTL_PAGE_VERDICTS; v++)
         sum += r->counts[v];
-    if (sum != r->checked || r->bad != r->checked - r->counts[VMCTL_STAMP_OK] ||
+    /* a stale control page is one bad page more than the stamped pages' */
+    if (sum != r->checked || r->bad != r->checked - r->counts[VMCTL_STAMP_OK] + r->ctl_behind ||
+        (r->ctl_behind && (r->scan || r->writes_seen <= r->ctl.writes)) ||
         r->n_first > MIN(r->bad, (uint64_t)VMCTL_PAGES_FIRST_MAX) || !j) {
         fprintf(stderr, "page report does not add up: checked %" G_GUINT64_FORMAT " sum %" G_GUINT64_FORMAT
                         " bad %" G_GUINT64_FORMAT " ok %" G_GUINT64_FORMAT " first %u\n",
