@@ -387,6 +387,29 @@ static bool valid_name(const char *name)
     return true;
 }
 
+/* A newline or another control character in a path breaks every line
+ * that shows it (`vmctl list`, logs). */
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* NAME.dst-N: the run dir of a migration's destination */
+static bool name_is_dst(const char *name)
+{
+    const char *d = g_strrstr(name, ".dst-");
+
+    if (!d || !d[5])
+        return false;
+    for (d += 5; *d; d++)
+        if (!g_ascii_isdigit(*d))
+            return false;
+    return true;
+}
+
 static bool check_devices(GArray *devs, const char *what, GHashTable *paths, GError **error)
 {
     if (devs->len > VMCTL_GUEST_DEVICES_MAX)
@@ -397,6 +420,10 @@ static bool check_devices(GArray *devs, const char *what, GHashTable *paths, GEr
 
         if (!d->path || !g_path_is_absolute(d->path))
             return fail(error, "%s path '%s' must be an absolute path", what, d->path ? d->path : "");
+        if (has_control(d->path)) {
+            g_autofree char *shown = g_strescape(d->path, NULL);
+            return fail(error, "%s path '%s' must not contain control characters", what, shown);
+        }
         if (d->size == 0 || d->size % VMCTL_GUEST_DEVICE_ALIGN != 0)
             return fail(error, "%s size '%s' of '%s' must be a non-zero multiple of 2M", what, size, d->path);
         if (g_hash_table_contains(paths, d->path))
@@ -429,15 +456,25 @@ bool vmctl_guest_spec_validate(const VmctlGuestSpec *spec, unsigned max_vcpus, G
 
     if (!valid_name(spec->name))
         return fail(error, "guest name '%s' must match [A-Za-z0-9._-]{1,64}", spec->name ? spec->name : "");
-    /* names become file names: not ".", "..", nor a hidden file */
-    if (spec->name[0] == '.')
-        return fail(error, "guest name '%s' must not start with '.'", spec->name);
+    /* names become file names: not ".", "..", nor a hidden file; nor an
+     * option to the CLI that has to manage them */
+    if (spec->name[0] == '.' || spec->name[0] == '-')
+        return fail(error, "guest name '%s' must not start with '.' or '-'", spec->name);
+    /* nor one of vmctld's own files beside the guests' (state files being
+     * written, a migration's destination run dir) */
+    if (strstr(spec->name, ".tmp.") || name_is_dst(spec->name))
+        return fail(error, "guest name '%s' must not contain '.tmp.' nor end in '.dst-N': vmctld names its own files "
+                    "so", spec->name);
     if (spec->memory < VMCTL_GUEST_MEMORY_MIN)
         return fail(error, "memory size '%s' must be at least 16M", mem);
     if (spec->memory % VMCTL_GUEST_MEMORY_ALIGN != 0)
         return fail(error, "memory size '%s' must be a multiple of 2M", mem);
     if (!spec->backend || !*spec->backend)
         return fail(error, "backend '' must name a backing: 'anonymous', 'memfd' or a path");
+    if (has_control(spec->backend)) {
+        g_autofree char *shown = g_strescape(spec->backend, NULL);
+        return fail(error, "backend '%s' must not contain control characters", shown);
+    }
     if (spec->vcpus < 1 || spec->vcpus > max_vcpus)
         return fail(error, "vcpus '%u' must be between 1 and %u", spec->vcpus, max_vcpus);
     if (ring != 0 &&

@@ -467,3 +467,42 @@ char *vmctl_migrate_known_bug(json_object *result)
     }
     return NULL;
 }
+
+bool vmctl_migrate_args_check(json_object *args, GError **error)
+{
+    static const char *const integers[] = { "bandwidth", "downtime", "timeout" };
+    static const char *const flags[] = { "verify", "shared", "keep-source", "force" };
+    static const char *const strings[] = { "name", "to", "strategy", "fault", "dest-backend" };
+    static const char *const lists[] = { "dest-nvdimm", "dest-virtio-pmem" };
+    json_object *v;
+
+    for (size_t i = 0; args && i < G_N_ELEMENTS(integers); i++)
+        if ((v = json_object_object_get(args, integers[i])) &&
+            (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "argument '%s' must be a non-negative integer",
+                        integers[i]);
+            return false;
+        }
+    for (size_t i = 0; args && i < G_N_ELEMENTS(flags); i++)
+        if ((v = json_object_object_get(args, flags[i])) && !json_object_is_type(v, json_type_boolean)) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "argument '%s' must be true or false", flags[i]);
+            return false;
+        }
+    for (size_t i = 0; args && i < G_N_ELEMENTS(strings); i++)
+        if ((v = json_object_object_get(args, strings[i])) && !json_object_is_type(v, json_type_string)) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "argument '%s' must be a string", strings[i]);
+            return false;
+        }
+    for (size_t i = 0; args && i < G_N_ELEMENTS(lists); i++) {
+        bool ok = !(v = json_object_object_get(args, lists[i])) || json_object_is_type(v, json_type_array);
+
+        for (size_t k = 0; ok && v && k < json_object_array_length(v); k++)
+            ok = json_object_is_type(json_object_array_get_idx(v, k), json_type_string);
+        if (!ok) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "argument '%s' must be a list of strings (paths)",
+                        lists[i]);
+            return false;
+        }
+    }
+    return true;
+}

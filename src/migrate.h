@@ -153,3 +153,10 @@ const char *vmctl_migrate_verdict(bool compared, uint64_t pages_differ, uint64_t
  * "known_bug": {"id", "summary", "fixed_in"} to it. The verdict stays FAIL.
  * Returns the one-line explanation for the verdict line (free it), or NULL. */
 char *vmctl_migrate_known_bug(json_object *result);
+
+/* The migrate command's arguments, typed: integers (bandwidth, downtime,
+ * timeout) non-negative, flags (verify, shared, keep-source, force) true or
+ * false, names and paths strings, destination lists arrays of strings.
+ * Nothing is coerced: the first argument of the wrong type is the error,
+ * named with its rule. */
+bool vmctl_migrate_args_check(json_object *args, GError **error);

@@ -1070,6 +1070,14 @@ void vmctld_libvirt_cmd_migrate(VmctldServer *srv, json_object *args, VmctldCall
         vmctld_call_error(call, e);
         return;
     }
+    {
+        g_autoptr(GError) e = NULL;
+
+        if (!vmctl_migrate_args_check(args, &e)) {
+            vmctld_call_error(call, e);
+            return;
+        }
+    }
     if (g_hash_table_contains(lv->migrating, name)) {
         g_autoptr(GError) e = g_error_new(VMCTL_ERROR, VMCTL_ERROR_INVALID, "guest '%s' is already being migrated", name);
         vmctld_call_error(call, e);

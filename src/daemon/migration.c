@@ -1386,6 +1386,8 @@ void vmctld_migration_cmd_migrate(VmctldServer *srv, json_object *args, VmctldCa
 
     if (!active)
         active = g_hash_table_new(g_str_hash, g_str_equal);
+    if (!vmctl_migrate_args_check(args, &err))
+        goto fail;
     if (!jname || !json_object_is_type(jname, json_type_string)) {
         g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_INVALID, "argument 'name' must be a guest name");
         goto fail;

@@ -144,9 +144,23 @@ static json_object *dispatch(Client *c, const char *line)
     g_autoptr(GError) err = NULL;
     json_object *ret;
 
-    req = json_tokener_parse_verbose(line, &jerr);
-    if (!req)
-        return error_reply(NULL, VMCTLD_ERR_BAD_REQUEST, "request is not valid JSON");
+    if (!g_utf8_validate(line, -1, NULL))
+        return error_reply(NULL, VMCTLD_ERR_BAD_REQUEST, "request is not valid UTF-8");
+    {
+        json_tokener *tok = json_tokener_new();
+        size_t len = strlen(line), end;
+
+        req = json_tokener_parse_ex(tok, line, (int)len);
+        jerr = json_tokener_get_error(tok);
+        end = json_tokener_get_parse_end(tok);
+        json_tokener_free(tok);
+        if (!req || jerr != json_tokener_success)
+            return error_reply(NULL, VMCTLD_ERR_BAD_REQUEST, "request is not valid JSON");
+        /* one request per line: nothing but blanks after it */
+        for (; end < len; end++)
+            if (!g_ascii_isspace(line[end]))
+                return error_reply(NULL, VMCTLD_ERR_BAD_REQUEST, "request has bytes after its JSON object");
+    }
     if (!json_object_is_type(req, json_type_object))
         return error_reply(NULL, VMCTLD_ERR_BAD_REQUEST, "request must be a JSON object");
     json_object_object_get_ex(req, "id", &id);

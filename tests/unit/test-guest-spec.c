@@ -198,8 +198,8 @@ static void test_rules_name(void)
         { "\"name\": \"a/b\"", 1, "guest name 'a/b' must match [A-Za-z0-9._-]{1,64}" },
         { "\"name\": \"\"", 1, "guest name '' must match [A-Za-z0-9._-]{1,64}" },
         { "\"name\": \"a b\"", 1, "guest name 'a b' must match [A-Za-z0-9._-]{1,64}" },
-        { "\"name\": \"..\"", 1, "guest name '..' must not start with '.'" },
-        { "\"name\": \".hidden\"", 1, "guest name '.hidden' must not start with '.'" },
+        { "\"name\": \"..\"", 1, "guest name '..' must not start with '.' or '-'" },
+        { "\"name\": \".hidden\"", 1, "guest name '.hidden' must not start with '.' or '-'" },
         { "\"name\": \"g\\u00e9\"", 1, "guest name 'g\xc3\xa9' must match [A-Za-z0-9._-]{1,64}" },
     };
 
