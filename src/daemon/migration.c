@@ -1287,13 +1287,29 @@ static bool source_died(Migration *m)
     return strstr(status, "\nState:\tZ") != NULL;
 }
 
+/* Was the source asked to end (its state "stopping", or its record gone)? */
+static bool source_stopping(Migration *m)
+{
+    g_autoptr(json_object) info = vmctld_guests_info(m->guests, m->name, NULL);
+
+    /* no record at all: only a stop or kill removes one */
+    return !info || g_strcmp0(json_object_get_string(json_object_object_get(info, "state")), "stopping") == 0;
+}
+
 static void migration_fail_now(Migration *m, GError *error)
 {
     if (m->failure) {
         g_error_free(error);
         return;
     }
-    if (source_died(m)) {
+    if (source_stopping(m)) {
+        /* asked for (vmctl stop or kill): the destination then dies of the
+         * closed stream, which is not the reason */
+        g_message("migration of guest '%s': %s", m->name, error->message);
+        g_error_free(error);
+        error = g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED,
+                            "guest '%s' was stopped or killed (vmctl stop or kill) during the migration", m->name);
+    } else if (source_died(m)) {
         g_message("migration of guest '%s': %s", m->name, error->message);
         g_error_free(error);
         error = g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "the source QEMU of guest '%s' died during the migration",

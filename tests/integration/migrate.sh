@@ -111,6 +111,22 @@ check "vmctld restarted: the destination QEMU is killed" gone_within "$dst" 10
 check "vmctld restarted: the source keeps the name, runs, no destination (run dir, backing) is left" no_destination
 like "vmctld restarted: the source says VERIFY ok" "$(console m2 VERIFY)" '^VERIFY ok'
 
+# the guest killed (vmctl kill) mid-migration: that is the reason given, not
+# the destination's death that follows from it; nothing is left
+"$VMCTL" launch k1 --memory 128M --backend "$TEST_TMP/k1.ram" --rate 5000 >/dev/null
+check "a guest to kill is READY" wait_for "$S/run/k1/console.log" '^READY' 30
+"$VMCTL" migrate k1 --to local --strategy precopy --bandwidth 16M --json >"$TEST_TMP/kill.out" 2>"$TEST_TMP/kill.err" &
+mig=$!
+check "its migration runs" wait_for "$TEST_TMP/kill.out" '"migration-progress"' 30
+kdst=$(jq -r 'select(.event == "migration-destination") | .data.pid' "$TEST_TMP/kill.out")
+"$VMCTL" kill k1 >/dev/null
+wait $mig
+is "killed mid-migration: migrate exits 2" "$?" 2
+is "saying the guest was killed" "$(cat "$TEST_TMP/kill.err")" \
+    "vmctl: guest 'k1' was stopped or killed (vmctl stop or kill) during the migration"
+check "the destination QEMU is gone" gone_within "$kdst" 10
+is "no guest k1 and no destination are left" "$("$VMCTL" list --json | jq '[.[] | select(.name | startswith("k1"))] | length'):$(ls -d "$S"/run/k1* 2>/dev/null | wc -l)" "0:0"
+
 # negative control: one byte of page 1234 changed on the destination
 console m2 "RATE 5000" >/dev/null
 VMCTL_MIGRATE_FAULT=dst-page:1234 "$VMCTL" migrate m2 --to local --strategy precopy --bandwidth 8G --json >"$TEST_TMP/fault.out"
