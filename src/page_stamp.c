@@ -547,7 +547,7 @@ static bool check_file_mapped(int fd, const char *path, uint64_t size, const Vmc
 bool vmctl_pages_check_file(const char *path, const VmctlPagesCheckOptions *opts, VmctlPagesReport *report,
                             GError **error)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block the open */
     uint64_t size = 0;
     bool use_read = false;
     bool ok;

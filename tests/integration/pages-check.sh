@@ -94,4 +94,9 @@ like "vmctl help pages lists diff" "$out" "diff .*compare two memory images"
 is "'vmctl help pages' equals 'vmctl pages --help'" "$out" "$("$VMCTL" pages --help)"
 like "pages check --help shows its options" "$("$VMCTL" pages check --help)" "--scan"
 
+# a FIFO is refused at once, one line, instead of waiting for a writer
+mkfifo "$TEST_TMP/fifo"
+out=$(timeout 10 "$VMCTL" pages check "$TEST_TMP/fifo" 2>&1)
+is "a FIFO: exit 2 within 10 s, one line" "$?:$(printf '%s\n' "$out" | wc -l)" "2:1"
+like "naming it and the rule" "$out" "'$TEST_TMP/fifo' is not a regular file, a block device or a device-dax"
 tap_done
