@@ -234,6 +234,12 @@ is "memfd, auto: no dump left behind" "$(ls "$S"/run/m3.dst-*/*.dump 2>/dev/null
 check "the busy memfd guest is READY" wait_for "$S/run/m5/console.log" '^READY' 30
 wait_for "$S/run/m5/console.log" '^STAT .* rate=[1-9]' 30
 drate=$("$VMCTL" dirty-rate m5 --seconds 1 --json | jq -r '.result.dirty_pages_per_s // 0 | floor')
+if [ "${drate:-0}" -le 0 ] 2>/dev/null || [ -z "$drate" ]; then
+    # not measured (a starved nested lab can time the QMP call out): the
+    # guest's own rate, unlogged, is an upper bound
+    drate=$(grep -a '^STAT ' "$S/run/m5/console.log" | tail -n 1 | sed -n 's/.* rate=\([0-9]*\).*/\1/p')
+    diag "postcopy switch: calc-dirty-rate gave nothing; the guest's own rate instead: ${drate:-?} pages/s"
+fi
 bw=$((${drate:-0} * 4096 / 2 / 1048576))
 [ $bw -ge 1 ] || bw=1
 [ $bw -le 24 ] || bw=24
