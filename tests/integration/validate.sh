@@ -73,6 +73,10 @@ HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 if [ -w $HP ]; then
     hp0=$(cat $HP)
     on_exit "echo $hp0 >$HP"
+    # a pool with free pages (a lab boots with some) gives the probe no
+    # reason to reserve: empty it first when none is in use
+    P=/sys/kernel/mm/hugepages/hugepages-2048kB
+    [ "$(cat $P/free_hugepages)" = "$hp0" ] && [ "$(cat $P/resv_hugepages)" = 0 ] && echo 0 >$HP
     VMCTL_PROBE_FAULT=keep-hugepages "$VMCTL" validate --quick --only dirty-log --json >"$TEST_TMP/hp.json"; rc=$?
     hp1=$(cat $HP)
     echo "$hp0" >$HP
@@ -81,7 +85,7 @@ if [ -w $HP ]; then
         is "huge pages kept: exit 1" "$rc" 1
         like "huge pages kept: the row fails, saying so" "$row" \
             "^FAIL: [1-9][0-9]* 2M pages reserved and not given back: nr_hugepages stays raised$"
-        check "and the pool was really left raised ($hp0 -> $hp1), now restored" test "$hp1" -gt "$hp0" -a "$(cat $HP)" = "$hp0"
+        check "and the pool was really left raised (to $hp1), now restored to $hp0" test "$hp1" -gt 0 -a "$(cat $HP)" = "$hp0"
     else
         skip "huge pages kept" "the pool had free 2M pages: the probe reserved none" hugetlb
     fi
