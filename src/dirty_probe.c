@@ -331,7 +331,7 @@ static bool probe_body(struct probe *p, GError **error)
         goto out;
     read_stats(p, &res->stats_before);
 
-    if (vmctl_vmm_set_region(vmm, "probe", VMCTL_VMM_PROBE_GPA, res->size, hva, true, error) < 0)
+    if (!set_logging(p, true, error))
         goto out;
     if (p->c.ring_entries)
         probe_get_log_with_ring(p);
@@ -358,8 +358,7 @@ static bool probe_body(struct probe *p, GError **error)
     }
     read_stats(p, &res->stats_during);
 
-    if (p->o->fault.kind != VMCTL_DIRTY_FAULT_KEEP_LOGGING &&
-        vmctl_vmm_set_region(vmm, "probe", VMCTL_VMM_PROBE_GPA, res->size, hva, false, error) < 0)
+    if (p->o->fault.kind != VMCTL_DIRTY_FAULT_KEEP_LOGGING && !set_logging(p, false, error))
         goto out;
     plan_round(p, PAT_ALL, 998, &all);
     if (!run_cmd(p, &all, error))

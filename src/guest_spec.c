@@ -388,13 +388,17 @@ static bool valid_name(const char *name)
 }
 
 /* A newline or another control character in a path breaks every line
- * that shows it (`vmctl list`, logs). */
-static bool has_control(const char *s)
+ * that shows it (`vmctl list`, logs): refused, shown escaped. */
+static bool check_path_chars(const char *what, const char *path, GError **error)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
+    g_autofree char *shown = NULL;
+
+    for (const char *c = path; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            shown = g_strescape(path, NULL);
+            return fail(error, "%s '%s' must not contain control characters", what, shown);
+        }
+    return true;
 }
 
 /* NAME.dst-N: the run dir of a migration's destination */
@@ -420,9 +424,11 @@ static bool check_devices(GArray *devs, const char *what, GHashTable *paths, GEr
 
         if (!d->path || !g_path_is_absolute(d->path))
             return fail(error, "%s path '%s' must be an absolute path", what, d->path ? d->path : "");
-        if (has_control(d->path)) {
-            g_autofree char *shown = g_strescape(d->path, NULL);
-            return fail(error, "%s path '%s' must not contain control characters", what, shown);
+        {
+            g_autofree char *what_path = g_strdup_printf("%s path", what);
+
+            if (!check_path_chars(what_path, d->path, error))
+                return false;
         }
         if (d->size == 0 || d->size % VMCTL_GUEST_DEVICE_ALIGN != 0)
             return fail(error, "%s size '%s' of '%s' must be a non-zero multiple of 2M", what, size, d->path);
@@ -471,10 +477,8 @@ bool vmctl_guest_spec_validate(const VmctlGuestSpec *spec, unsigned max_vcpus, G
         return fail(error, "memory size '%s' must be a multiple of 2M", mem);
     if (!spec->backend || !*spec->backend)
         return fail(error, "backend '' must name a backing: 'anonymous', 'memfd' or a path");
-    if (has_control(spec->backend)) {
-        g_autofree char *shown = g_strescape(spec->backend, NULL);
-        return fail(error, "backend '%s' must not contain control characters", shown);
-    }
+    if (!check_path_chars("backend", spec->backend, error))
+        return false;
     if (spec->vcpus < 1 || spec->vcpus > max_vcpus)
         return fail(error, "vcpus '%u' must be between 1 and %u", spec->vcpus, max_vcpus);
     if (ring != 0 &&

@@ -7,7 +7,8 @@
 head=$(git -C "$top_srcdir" rev-parse HEAD 2>/dev/null || echo unknown)
 fake=$TEST_TMP/build
 mkdir -p "$fake"
-printf '# TOTAL: 3\n# PASS:  3\n# SKIP:  0\n# XFAIL: 0\n# FAIL:  0\n# XPASS: 0\n# ERROR: 0\n' >"$fake/asan-ci.log"
+# the summary of a sanitized run in which every test passed
+printf '# TOTAL: 3\n# PASS:  3\n# FAIL:  0\n# XPASS: 0\n# ERROR: 0\n' >"$fake/asan-ci.log"
 # asan-ci.sh with a status file; prints its "not ok" lines
 run_asan_ci() {
     printf '%s\n' "$1" >"$fake/asan-ci.status"
