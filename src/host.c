@@ -106,6 +106,14 @@ bool vmctl_qemu_version(const char *qemu_binary, struct vmctl_version *v, char *
     return true;
 }
 
+/* "6.13.0" */
+static json_object *version_json(const struct vmctl_version *v)
+{
+    g_autofree char *s = g_strdup_printf("%d.%d.%d", v->major, v->minor, v->patch);
+
+    return json_object_new_string(s);
+}
+
 static json_object *changes_json(const char *component, const struct vmctl_version *v)
 {
     json_object *arr = json_object_new_array();
@@ -120,6 +128,11 @@ static json_object *changes_json(const char *component, const struct vmctl_versi
         vmctl_json_add_str(o, "id", c->id);
         vmctl_json_add_bool(o, "applies", v && vmctl_known_change_applies(c, v));
         vmctl_json_add_str(o, "summary", c->summary);
+        /* 0.0.1: since the first version this tool knows */
+        if (vmctl_version_cmp(&c->since, &(struct vmctl_version)V(0, 0, 1)) > 0)
+            json_object_object_add(o, "since", version_json(&c->since));
+        if (c->fixed.major || c->fixed.minor || c->fixed.patch)
+            json_object_object_add(o, "fixed_in", version_json(&c->fixed));
         json_object_array_add(arr, o);
     }
     return arr;
@@ -259,7 +272,10 @@ static json_object *libvirt_json(void)
 json_object *vmctl_host_facts(void)
 {
     json_object *o = json_object_new_object();
+    char name[256] = "";
 
+    if (gethostname(name, sizeof(name) - 1) == 0)
+        vmctl_json_add_str(o, "hostname", name);
     json_object_object_add(o, "kernel", kernel_json());
     json_object_object_add(o, "kvm", kvm_json());
     json_object_object_add(o, "memory", mm_json());

@@ -6,6 +6,7 @@
 
 #include "host.h"
 #include "lab.h"
+#include "report.h"
 
 #include <string.h>
 
@@ -77,61 +78,6 @@ static const char *jstr(json_object *o, const char *key)
     return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
 }
 
-/* The checks of every lab whose id starts with `prefix`: how many, and how
- * many of them have `status`. */
-static void count_checks(json_object *lab, const char *prefix, const char *status, unsigned *n, unsigned *with)
-{
-    json_object *checks = lab_checks(lab);
-
-    *n = *with = 0;
-    for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
-        json_object *c = json_object_array_get_idx(checks, i);
-        if (!g_str_has_prefix(jstr(c, "id"), prefix))
-            continue;
-        (*n)++;
-        *with += g_strcmp0(jstr(c, "status"), status) == 0;
-    }
-}
-
-/* What a lab measured of a known kernel change; NULL when the lab cannot
- * measure it. `seen` says whether the change's behaviour showed. */
-static char *measure_change(const char *id, json_object *lab, const char **seen)
-{
-    if (strcmp(id, "zone-device-not-reserved") == 0) {
-        unsigned n, pass;
-        count_checks(lab, "dirty-log/devdax:", "PASS", &n, &pass);
-        if (!n)
-            return NULL;
-        *seen = pass == n ? "seen" : "not seen";
-        return g_strdup_printf("dirty logging exact on device-dax in %u of %u modes", pass, n);
-    }
-    if (strcmp(id, "dax-huge-mappings") == 0 || strcmp(id, "fsdax-2m-regression") == 0) {
-        bool fsdax = id[0] == 'f';
-        json_object *checks = lab_checks(lab);
-
-        for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
-            json_object *c = json_object_array_get_idx(checks, i);
-            json_object *ev = json_object_object_get(c, "evidence");
-            int64_t before;
-
-            if (!g_str_has_prefix(jstr(c, "id"), fsdax ? "huge-pages/fsdax:" : "huge-pages/devdax:"))
-                continue;
-            if (g_strcmp0(jstr(c, "status"), "NOT APPLICABLE") == 0 &&
-                strstr(jstr(c, "summary") ? jstr(c, "summary") : "", "stats are not available")) {
-                *seen = "not measurable";
-                return g_strdup("KVM binary stats are not available on this kernel");
-            }
-            before = json_object_get_int64(json_object_object_get(ev, "pages_2m_before"));
-            /* the regression is the absence of huge mappings */
-            *seen = (before > 0) != fsdax ? "seen" : "not seen";
-            return g_strdup_printf("%" PRId64 " 2M mappings of %s by KVM before dirty logging", before,
-                                   fsdax ? "an allocated, 2M-aligned fsdax file" : "device-dax");
-        }
-        return NULL;
-    }
-    return NULL;
-}
-
 json_object *vmctl_lab_matrix(json_object *labs)
 {
     json_object *m = json_object_new_object();
@@ -193,8 +139,9 @@ json_object *vmctl_lab_matrix(json_object *labs)
             json_object *cell = json_object_new_object();
             const char *release = jstr(json_object_object_get(lab, "lab"), "release");
             struct vmctl_version v;
-            const char *seen = NULL;
-            g_autofree char *measured = lab_checks(lab) ? measure_change(kc[i].id, lab, &seen) : NULL;
+            const char *seen = NULL, *check = NULL;
+            g_autofree char *measured =
+                lab_checks(lab) ? vmctl_report_measure_change(kc[i].id, lab_checks(lab), &seen, &check) : NULL;
 
             if (release && vmctl_version_parse(release, &v))
                 vmctl_json_add_bool(cell, "applies", vmctl_known_change_applies(&kc[i], &v));

@@ -574,8 +574,8 @@ static void rate_window_cb(bool end, void *data)
 static json_object *rate_series(const char *serial, double measured)
 {
     json_object *arr = json_object_new_array();
-    json_object *guest = vmctl_report_series_new("guest writes (its own counter)", "pages/s");
-    json_object *qemu = vmctl_report_series_new("measured for the window", "pages/s");
+    json_object *guest = vmctl_report_series_new("guest writes (its own counter)", "dirty pages/s");
+    json_object *qemu = vmctl_report_series_new("measured for the window", "dirty pages/s");
     uint64_t w0 = 0, ns0 = 0, first_ns = 0;
 
     for (unsigned i = 0; i < RATE_SERIES_SAMPLES; i++) {
@@ -790,8 +790,8 @@ static void migration_check(Runner *r, const char *id, const char *title, json_o
     vmctl_json_add_str(margs, "to", "local");
     {
         struct migration_poll mp = { .sock = sock, .name = name, .t0 = vmctl_now_ns(),
-                                     .transferred = vmctl_report_series_new("RAM transferred", "MiB"),
-                                     .remaining = vmctl_report_series_new("RAM remaining", "MiB") };
+                                     .transferred = vmctl_report_series_new("RAM transferred", "guest RAM (MiB)"),
+                                     .remaining = vmctl_report_series_new("RAM remaining", "guest RAM (MiB)") };
         GThread *th = g_thread_new("migration-poll", migration_poll_main, &mp);
 
         ret = vmctl_client_call(sock, "migrate", margs, false, &err);
@@ -924,7 +924,12 @@ json_object *vmctl_validate_run(const VmctlValidateOpts *opts, VmctlValidateProg
     json_object *report = json_object_new_object();
     Runner r = { .opts = opts, .progress = progress, .data = data, .checks = json_object_new_array(),
                  .no_kvm = kvm_missing() };
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *started = g_date_time_format_iso8601(now);
 
+    /* who made the report and when: the page's head, the comparisons */
+    vmctl_json_add_str(report, "vmctl_version", PACKAGE_VERSION);
+    vmctl_json_add_str(report, "started", started);
     for (size_t i = 0; i < G_N_ELEMENTS(groups); i++)
         if (!opts->only || g_strv_contains((const char *const *)opts->only, groups[i].name))
             groups[i].fn(&r);

@@ -6,6 +6,7 @@
 #include "cli/builtin.h"
 #include "host.h"
 #include "lab_report.h"
+#include "report.h"
 #include "report_html.h"
 #include "validate.h"
 
@@ -282,6 +283,13 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
             printf("  - %s\n", nb[i]);
         if (lab_kernels)
             print_labs(json_object_object_get(report, "labs"), json_object_object_get(report, "lab_matrix"));
+        {
+            g_autofree char *counts = vmctl_report_counts_line(report);
+            g_autofree char *reason = vmctl_report_reason(report);
+
+            /* the HTML page's head says the same: counts, then the reason */
+            printf("\nCounts: %s\nReason: %s", counts, reason);
+        }
         printf("\nVerdict: %s", json_object_get_string(json_object_object_get(report, "verdict")));
         if (json_object_get_int64(json_object_object_get(report, "checks_not_applicable")))
             printf(", %" PRId64 " of %" PRId64 " checks not applicable",
