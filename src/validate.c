@@ -925,7 +925,7 @@ json_object *vmctl_validate_run(const VmctlValidateOpts *opts, VmctlValidateProg
     Runner r = { .opts = opts, .progress = progress, .data = data, .checks = json_object_new_array(),
                  .no_kvm = kvm_missing() };
     g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-    g_autofree char *started = g_date_time_format_iso8601(now);
+    g_autofree char *started = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
 
     /* who made the report and when: the page's head, the comparisons */
     vmctl_json_add_str(report, "vmctl_version", PACKAGE_VERSION);

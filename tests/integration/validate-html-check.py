@@ -12,8 +12,22 @@
       coordinates, and no network resource (http:// or https:// in src= or
       href=).
 
+  validate-html-check.py probe IN OUT
+      writes to OUT the page IN with a layout probe: a script, run by the
+      browser at load, that measures the page and puts what it saw as JSON
+      in <pre id="layout-probe"> for --dump-dom (the report itself never
+      carries a script).
+  validate-html-check.py layout FILE WIDTH REPORT
+      the probed DOM of the page rendered WIDTH px wide: nothing wider than
+      the window; the head (host, date, versions), the verdict, its reason
+      and the counts per status as REPORT (the JSON) has them; host facts
+      and known changes as tables; a row per check; every plot with ticks
+      on both axes, axis labels, its curves, marked points, a legend below
+      the plot area and a caption. Prints the page height as "height N".
+
 Prints one line per finding; exits 0 when everything holds, 1 otherwise.
 """
+import json
 import re
 import struct
 import sys
@@ -171,7 +185,129 @@ def check_dom(path, min_plots, min_points):
     return ok
 
 
+PROBE = r"""<script>
+(function () {
+  function all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  function text(id) { var e = document.getElementById(id); return e ? e.textContent : null; }
+  var W = window.innerWidth, r = {};
+  r.width = W;
+  r.scroll_width = document.documentElement.scrollWidth;
+  r.height = document.documentElement.scrollHeight;
+  r.wide = all("body *").filter(function (e) {
+    var b = e.getBoundingClientRect(); return b.width > 0 && b.right > W + 1;
+  }).slice(0, 3).map(function (e) { return e.tagName.toLowerCase() + (e.id ? "#" + e.id : ""); });
+  r.head = all("#head tr").map(function (tr) {
+    var th = tr.querySelector("th"), td = tr.querySelector("td");
+    return [th ? th.textContent : "", td ? td.textContent : ""];
+  });
+  r.verdict = text("verdict");
+  r.reason = text("reason");
+  r.counts = {};
+  all("#counts td").forEach(function (td) { r.counts[td.id] = td.textContent; });
+  r.facts = all("#facts tr").length;
+  r.changes = Math.max(0, all("#known-changes tr").length - 1);
+  r.checks = all("#checks tr[id^=check-]").length;
+  r.plots = all("svg.plot").map(function (svg) {
+    function shown(sel) {
+      return all(sel, svg).filter(function (t) { var b = t.getBBox(); return b.width > 0 && b.height > 0; });
+    }
+    var area = svg.querySelector("rect.area"), ab = area ? area.getBBox() : null, b = svg.getBoundingClientRect();
+    var fig = svg.parentNode, cap = fig ? fig.querySelector("p.caption") : null;
+    return {
+      width: b.width, right: b.right,
+      ticks_x: shown("text.tick-x").length, ticks_y: shown("text.tick-y").length,
+      axis_x: shown("text.axis-x").length, axis_y: shown("text.axis-y").length,
+      curves: all("polyline.series", svg).length, points: all("circle.pt", svg).length,
+      legend: shown("text.legend").length,
+      legend_over_data: ab ? shown("text.legend").filter(function (t) {
+        return t.getBBox().y < ab.y + ab.height; }).length : -1,
+      caption: cap ? cap.textContent : ""
+    };
+  });
+  var pre = document.createElement("pre");
+  pre.id = "layout-probe";
+  pre.textContent = JSON.stringify(r);
+  document.body.appendChild(pre);
+})();
+</script>"""
+
+
+def probe(src, dst):
+    page = open(src, encoding="utf-8").read()
+    if "</body>" not in page:
+        return fail("'%s' has no </body>" % src)
+    open(dst, "w", encoding="utf-8").write(page.replace("</body>", PROBE + "</body>", 1))
+    return True
+
+
+def check_layout(path, width, report_path):
+    try:
+        dom = open(path, encoding="utf-8", errors="replace").read()
+        report = json.load(open(report_path, encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return fail(str(e))
+    m = re.search(r'<pre id="layout-probe">(.*?)</pre>', dom, re.S)
+    if not m:
+        return fail("'%s' holds no layout probe result (did the page load?)" % path)
+    r = json.loads(m.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&"))
+    print("height %d" % r["height"])
+    ok = True
+    if r["width"] != width:
+        ok = fail("the window is %d px wide, not %d" % (r["width"], width))
+    if r["scroll_width"] > width or r["wide"]:
+        ok = fail("the page overflows %d px: %d px wide, first wider elements %s"
+                  % (width, r["scroll_width"], r["wide"]))
+    heads = dict((k.strip(), v.strip()) for k, v in r["head"])
+    for want in ("host", "date", "vmctl", "kernel", "QEMU", "libvirt"):
+        if heads.get(want, "unknown") in ("", "unknown"):
+            ok = fail("the head says no %s (rows: %s)" % (want, heads))
+    checks = report.get("checks", [])
+    if not r["verdict"] or report.get("verdict", "?") not in r["verdict"]:
+        ok = fail("the verdict line %r does not say '%s'" % (r["verdict"], report.get("verdict")))
+    if not r["reason"] or not r["reason"].strip():
+        ok = fail("the verdict has no reason line")
+    for cid, status in (("count-pass", "PASS"), ("count-fail", "FAIL"), ("count-na", "NOT APPLICABLE"),
+                        ("count-error", "ERROR")):
+        want = sum(1 for c in checks if c.get("status") == status)
+        got = r["counts"].get(cid)
+        if got is None or got.strip() != str(want):
+            ok = fail("the %s count is %r, the report has %d" % (status, got, want))
+    host = report.get("host", {})
+    want_changes = len(host.get("kernel", {}).get("known_changes", [])) + len(host.get("qemu", {}).get("known_issues", []))
+    if r["facts"] < 8:
+        ok = fail("the host facts table has %d rows, need at least 8" % r["facts"])
+    if r["changes"] != want_changes:
+        ok = fail("the known changes table has %d rows, the report has %d changes" % (r["changes"], want_changes))
+    if r["checks"] != len(checks):
+        ok = fail("the checks table has %d rows, the report has %d checks" % (r["checks"], len(checks)))
+    want_plots = sum(1 for c in checks if (c.get("evidence") or {}).get("series"))
+    if len(r["plots"]) != want_plots:
+        ok = fail("%d plots drawn, the report has %d checks with series" % (len(r["plots"]), want_plots))
+    for i, p in enumerate(r["plots"]):
+        print("plot %d: %d x ticks, %d y ticks, %d curves, %d points, %d legend entries, %.0f px wide"
+              % (i + 1, p["ticks_x"], p["ticks_y"], p["curves"], p["points"], p["legend"], p["width"]))
+        if p["ticks_x"] < 3 or p["ticks_y"] < 3:
+            ok = fail("plot %d has %d x and %d y ticks, need 3 on each axis" % (i + 1, p["ticks_x"], p["ticks_y"]))
+        if p["axis_x"] != 1 or p["axis_y"] != 1:
+            ok = fail("plot %d lacks an axis label (x %d, y %d)" % (i + 1, p["axis_x"], p["axis_y"]))
+        if p["curves"] < 1 or p["points"] < 1:
+            ok = fail("plot %d has %d curves and %d marked points" % (i + 1, p["curves"], p["points"]))
+        if p["legend"] < p["curves"]:
+            ok = fail("plot %d names %d of its %d curves in its legend" % (i + 1, p["legend"], p["curves"]))
+        if p["legend_over_data"] != 0:
+            ok = fail("plot %d has %d legend entries over its plot area" % (i + 1, p["legend_over_data"]))
+        if not p["caption"].strip():
+            ok = fail("plot %d has no caption" % (i + 1))
+        if p["width"] <= 0 or p["right"] > width + 1:
+            ok = fail("plot %d is %.0f px wide and ends at %.0f px of %d" % (i + 1, p["width"], p["right"], width))
+    return ok
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "probe":
+        return 0 if probe(argv[2], argv[3]) else 1
+    if len(argv) == 5 and argv[1] == "layout":
+        return 0 if check_layout(argv[2], int(argv[3]), argv[4]) else 1
     if len(argv) == 6 and argv[1] == "png":
         return 0 if check_png(argv[2], int(argv[3]), int(argv[4]), int(argv[5])) else 1
     if len(argv) == 5 and argv[1] == "dom":
