@@ -43,6 +43,11 @@ if ! have_kvm || ! have_ksm; then
     fi
 fi
 
+if have_kvm && ! is_root; then
+    skip "validate --html without KVM" "hiding this host's /dev/kvm needs root" root
+    tap_done
+fi
+
 # the guests validate launches run under a vmctld of this test
 . "$top_srcdir/tests/lib/vmctld.sh"
 private_vmctld
