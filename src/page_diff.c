@@ -375,6 +375,41 @@ struct block_walk {
     struct view *views; /* [2 * workers]: A then B of each worker */
 };
 
+/* One window compared in place, under a SIGBUS guard when mapped. */
+struct window_cmp {
+    struct vmctl_page_diff_block *part;
+    const uint8_t *pa, *pb;
+    uint64_t n, pos, off_a, off_b;
+    unsigned max_report;
+};
+
+static void window_compare(void *data)
+{
+    struct window_cmp *w = data;
+
+    vmctl_page_diff_mem(w->part, w->pa, w->pb, w->n, w->pos / VMCTL_PAGE_DIFF_PAGE, w->off_a, w->off_b,
+                        w->max_report);
+}
+
+/* A mapped image was cut short under the compare: its page at `fault`
+ * is gone. Which image, where, and how long it is now. */
+static void shrank_error(const struct image *a, const struct image *b, const struct window_cmp *w, void *fault,
+                         GError **error)
+{
+    const uint8_t *f = fault;
+    bool in_a = !a->use_read && f >= w->pa && f < w->pa + w->n;
+    const struct image *img = in_a ? a : b;
+    uint64_t off = in_a ? w->off_a + (uint64_t)(f - w->pa) : w->off_b + (uint64_t)(f - w->pb);
+    struct stat st;
+    g_autofree char *now = NULL;
+
+    off -= off % VMCTL_PAGE_DIFF_PAGE;
+    now = fstat(img->fd, &st) == 0 ? vmctl_format_size((uint64_t)st.st_size) : g_strdup("unknown");
+    g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                "image '%s' shrank while it was compared: no data at offset 0x%" PRIx64 " (it is now %s)", img->path,
+                off, now);
+}
+
 static void *compare_unit(void *data, unsigned worker, uint64_t unit, bool quiet, GError **error)
 {
     struct block_walk *bw = data;
@@ -384,17 +419,25 @@ static void *compare_unit(void *data, unsigned worker, uint64_t unit, bool quiet
     uint64_t end = MIN(start + bw->unit, blk->length);
     uint64_t step = (bw->a->use_read || bw->b->use_read) ? WINDOW_READ : bw->unit;
     struct vmctl_page_diff_block *part = vmctl_page_diff_block_new(NULL, blk->offset_a, blk->offset_b, 0);
+    bool mapped = !bw->a->use_read || !bw->b->use_read;
     bool ok = true;
 
     for (uint64_t pos = start; ok && pos < end; pos += step) {
-        uint64_t n = MIN(step, end - pos);
-        const uint8_t *pa, *pb;
+        struct window_cmp w = { .part = part, .n = MIN(step, end - pos), .pos = pos, .off_a = blk->offset_a + pos,
+                                .off_b = blk->offset_b + pos, .max_report = quiet ? 0 : bw->max_report };
+        void *fault = NULL;
 
-        ok = image_window(bw->a, va, blk->offset_a + pos, n, &pa, error) &&
-             image_window(bw->b, vb, blk->offset_b + pos, n, &pb, error);
-        if (ok)
-            vmctl_page_diff_mem(part, pa, pb, n, pos / VMCTL_PAGE_DIFF_PAGE, blk->offset_a + pos,
-                                blk->offset_b + pos, quiet ? 0 : bw->max_report);
+        ok = image_window(bw->a, va, w.off_a, w.n, &w.pa, error) && image_window(bw->b, vb, w.off_b, w.n, &w.pb, error);
+        if (!ok)
+            break;
+        /* a mapped file cut short under the compare faults: an error of
+         * that image, not the end of the process */
+        if (!mapped)
+            window_compare(&w);
+        else if (!vmctl_sigbus_guard(window_compare, &w, &fault)) {
+            shrank_error(bw->a, bw->b, &w, fault, error);
+            ok = false;
+        }
     }
     view_unmap(va);
     view_unmap(vb);
@@ -504,6 +547,7 @@ struct vmctl_page_diff *vmctl_page_diff_images(const char *path_a, const char *p
     diff->size_known_b = b.size_known;
     if (!build_blocks(diff, &a, &b, opts, error))
         goto out;
+    vmctl_fault_shrink_image(path_a);
     for (guint i = 0; i < diff->blocks->len; i++) {
         struct vmctl_page_diff_block *blk = g_ptr_array_index(diff->blocks, i);
 

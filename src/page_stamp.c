@@ -528,20 +528,50 @@ static bool image_size(int fd, const char *path, uint64_t *size, bool *use_read,
     return false;
 }
 
+struct mapped_check {
+    const void *map;
+    uint64_t size;
+    const VmctlPagesCheckOptions *opts;
+    VmctlPagesReport *report;
+    GError **error;
+    bool ok;
+};
+
+static void mapped_check(void *data)
+{
+    struct mapped_check *m = data;
+
+    m->ok = vmctl_pages_check_image(m->map, m->size, m->opts, m->report, m->error);
+}
+
 static bool check_file_mapped(int fd, const char *path, uint64_t size, const VmctlPagesCheckOptions *opts,
                               VmctlPagesReport *report, GError **error)
 {
     void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    bool ok;
+    struct mapped_check m = { .map = map, .size = size, .opts = opts, .report = report, .error = error };
+    void *fault = NULL;
 
     if (map == MAP_FAILED) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot map '%s': %s", path, g_strerror(errno));
         return false;
     }
     madvise(map, size, MADV_SEQUENTIAL);
-    ok = vmctl_pages_check_image(map, size, opts, report, error);
+    vmctl_fault_shrink_image(path);
+    /* a file cut short under the check faults: an error of that file, not
+     * the end of the process */
+    if (!vmctl_sigbus_guard(mapped_check, &m, &fault)) {
+        struct stat st;
+        g_autofree char *now = fstat(fd, &st) == 0 ? vmctl_format_size((uint64_t)st.st_size) : g_strdup("unknown");
+        uint64_t off = (uint64_t)((const uint8_t *)fault - (const uint8_t *)map);
+
+        g_clear_error(error);
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                    "the image shrank while it was checked: no data at offset 0x%" PRIx64 " (it is now %s)",
+                    off - off % 4096, now);
+        m.ok = false;
+    }
     munmap(map, size);
-    return ok;
+    return m.ok;
 }
 
 bool vmctl_pages_check_file(const char *path, const VmctlPagesCheckOptions *opts, VmctlPagesReport *report,

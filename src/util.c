@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -240,6 +242,64 @@ void vmctl_json_add_injected_faults(json_object *obj)
 
     if (f)
         vmctl_json_add_str(obj, "injected_fault", f);
+}
+
+/* The guard of this thread, while fn runs under it. */
+static __thread sigjmp_buf *bus_jump;
+static __thread void *bus_addr;
+static struct sigaction bus_before;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    if (bus_jump) {
+        bus_addr = si->si_addr;
+        siglongjmp(*bus_jump, 1);
+    }
+    /* not under a guard: back to what was there, and the faulting access
+     * faults again under it when this returns */
+    sigaction(sig, &bus_before, NULL);
+}
+
+bool vmctl_sigbus_guard(void (*fn)(void *data), void *data, void **addr)
+{
+    static gsize installed;
+    sigjmp_buf jump;
+
+    if (g_once_init_enter(&installed)) {
+        struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGBUS, &sa, &bus_before);
+        g_once_init_leave(&installed, 1);
+    }
+    /* the mask is saved: the SIGBUS blocked in the handler is unblocked
+     * again by the jump back */
+    if (sigsetjmp(jump, 1)) {
+        bus_jump = NULL;
+        if (addr)
+            *addr = bus_addr;
+        return false;
+    }
+    bus_jump = &jump;
+    fn(data);
+    bus_jump = NULL;
+    return true;
+}
+
+void vmctl_fault_shrink_image(const char *path)
+{
+    const char *f = g_getenv("VMCTL_PAGES_FAULT");
+    uint64_t size;
+    int fd;
+
+    if (!f || !g_str_has_prefix(f, "shrink-a:") || !vmctl_parse_size(f + strlen("shrink-a:"), true, &size, NULL))
+        return;
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+        g_warning("VMCTL_PAGES_FAULT: cannot cut '%s': %s", path, g_strerror(errno));
+    if (fd >= 0)
+        close(fd);
 }
 
 #define KVM_DEVICE_MAJOR 10

@@ -52,6 +52,16 @@ bool vmctl_write_file_atomic(const char *path, const char *data, gssize len, mod
  * Integers stay raw (bytes, pages, ns); the human view formats them. */
 void vmctl_json_add_str(json_object *obj, const char *key, const char *val);
 
+/* Run fn(data) with a SIGBUS of this thread (a read of a mapping whose
+ * file was cut short under it) turned into a false return, *addr the
+ * address that faulted. Every other SIGBUS stays fatal as before. */
+bool vmctl_sigbus_guard(void (*fn)(void *data), void *data, void **addr);
+
+/* VMCTL_PAGES_FAULT=shrink-a:SIZE (a test control): the image at `path`
+ * (image A of a compare, the image of a check) is cut to SIZE through its
+ * path, as by another process between its sizing and its reading. */
+void vmctl_fault_shrink_image(const char *path);
+
 /* Open the KVM device read-write (close-on-exec). A /dev/kvm that is not
  * the KVM character device (10:232; e.g. /dev/null bound over it to hide
  * KVM) counts as missing: -1 with errno ENOENT, as when there is none. */

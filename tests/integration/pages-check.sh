@@ -99,4 +99,29 @@ mkfifo "$TEST_TMP/fifo"
 out=$(timeout 10 "$VMCTL" pages check "$TEST_TMP/fifo" 2>&1)
 is "a FIFO: exit 2 within 10 s, one line" "$?:$(printf '%s\n' "$out" | wc -l)" "2:1"
 like "naming it and the rule" "$out" "'$TEST_TMP/fifo' is not a regular file, a block device or a device-dax"
+
+# An image in 2 MiB pages is mapped, not read: cut short while it is
+# checked, it must end as an error, never as a crash (SIGBUS). A private
+# mount namespace holds a tmpfs with huge pages.
+if ! is_root; then
+    skip "an image that shrinks while it is checked" "a private tmpfs mount needs root" root
+else
+    H="$TEST_TMP/huge"
+    mkdir -p "$H"
+    export H VMCTL img
+    st=$(unshare -m sh -c 'mount -t tmpfs -o huge=always,size=160M none "$H" || exit 99
+        cp "$img" "$H/img"; truncate -s 64M "$H/img"; stat -c %o "$H/img" >"$H/../blksize"
+        ( while :; do truncate -s 1M "$H/img"; truncate -s 64M "$H/img"; done ) & cutter=$!
+        for i in $(seq 1 30); do "$VMCTL" pages check --scan --json "$H/img" >/dev/null 2>&1; echo "$?"; done
+        kill $cutter; wait $cutter 2>/dev/null')
+    is "the huge tmpfs gives 2 MiB blocks (the image is mapped)" "$(cat "$TEST_TMP/blksize")" 2097152
+    diag "exit statuses of 30 checks while the image is cut and grown:" $(printf '%s\n' "$st" | sort | uniq -c)
+    is "no check died of a signal while the image was cut and grown" "$(printf '%s\n' "$st" | awk '$1 >= 128' | wc -l)" 0
+    out=$(unshare -m sh -c 'mount -t tmpfs -o huge=always,size=160M none "$H" || exit 99
+        cp "$img" "$H/img"; truncate -s 64M "$H/img"
+        VMCTL_PAGES_FAULT=shrink-a:1M "$VMCTL" pages check --scan "$H/img" 2>&1; echo "rc=$?"')
+    like "an image cut short after it was sized is an error (exit 2)" "$out" "rc=2$"
+    like "it names the image, the offset and its size now" "$out" \
+        "^vmctl: '$H/img': the image shrank while it was checked: no data at offset 0x100000 \(it is now 1M\)"
+fi
 tap_done
