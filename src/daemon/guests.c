@@ -253,10 +253,27 @@ static Guest *guest_new(VmctldGuests *owner, const char *name)
     return g;
 }
 
-static void remove_run_dir(const char *dir)
+/* A run dir of this daemon: a directory directly in its run root, named
+ * by one path component. Nothing else is ever emptied or removed. */
+static bool own_run_dir(VmctldGuests *o, const char *dir)
 {
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autofree char *parent = dir ? g_path_get_dirname(dir) : NULL;
+    g_autofree char *base = dir ? g_path_get_basename(dir) : NULL;
+
+    return parent && strcmp(parent, o->run_root) == 0 && strcmp(base, ".") != 0 && strcmp(base, "..") != 0 &&
+           strcmp(base, "/") != 0;
+}
+
+static void remove_run_dir(VmctldGuests *o, const char *dir)
+{
+    g_autoptr(GDir) d = NULL;
     const char *e;
+
+    if (!own_run_dir(o, dir)) {
+        g_warning("'%s' is not a run dir in '%s': left as it is", dir ? dir : "(none)", o->run_root);
+        return;
+    }
+    d = g_dir_open(dir, 0, NULL);
 
     while (d && (e = g_dir_read_name(d))) {
         g_autofree char *p = g_build_filename(dir, e, NULL);
@@ -272,7 +289,7 @@ static void guest_forget(Guest *g, const GError *error)
 
     if (!vmctld_state_remove(g->owner->state_dir, g->name, &err))
         g_warning("guest '%s': %s", g->name, err->message);
-    remove_run_dir(g->run_dir);
+    remove_run_dir(g->owner, g->run_dir);
     for (guint i = 0; i < g->waiters->len; i++) {
         if (error)
             vmctld_call_error(g->waiters->pdata[i], error);
@@ -710,7 +727,7 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
         guest_free(g);
         goto fail;
     }
-    remove_run_dir(g->run_dir);
+    remove_run_dir(o, g->run_dir);
     if (g_mkdir_with_parents(g->run_dir, 0700) < 0) {
         g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot create '%s': %s", g->run_dir, g_strerror(errno));
         guest_free(g);
@@ -959,7 +976,7 @@ static void remove_stale_destinations(VmctldGuests *o)
                     g_unlink(mp);
             }
         }
-        remove_run_dir(dir);
+        remove_run_dir(o, dir);
     }
 }
 
@@ -993,9 +1010,15 @@ void vmctld_guests_reattach(VmctldGuests *o)
         }
         g->spec_json = json_object_get(json_object_object_get(st, "spec"));
         if ((v = json_object_object_get(st, "run_dir")) && json_object_get_string(v)) {
-            /* a migrated guest runs from its destination's run dir */
-            g_free(g->run_dir);
-            g->run_dir = g_strdup(json_object_get_string(v));
+            /* a migrated guest runs from its destination's run dir; only
+             * ever one of this daemon's run root */
+            if (own_run_dir(o, json_object_get_string(v))) {
+                g_free(g->run_dir);
+                g->run_dir = g_strdup(json_object_get_string(v));
+            } else {
+                g_warning("guest '%s': its state names run dir '%s', which is not in '%s': not used", name,
+                          json_object_get_string(v), o->run_root);
+            }
         }
         g->accel = g_strdup(json_object_get_string(json_object_object_get(st, "accel")));
         g->accel_reason = g_strdup(json_object_get_string(json_object_object_get(st, "accel_reason")));
@@ -1117,7 +1140,7 @@ bool vmctld_guests_hand_over(VmctldGuests *o, const char *name, json_object *spe
     g->backend_kind = g_strdup(backend_kind);
     g_clear_pointer(&g->error, g_free);
     guest_save(g);
-    remove_run_dir(old_dir);
+    remove_run_dir(g->owner, old_dir);
     if (!guest_watch_pid(g, error))
         return false;
     g->handed_cb = cb;
@@ -1138,6 +1161,10 @@ VmctldGuests *vmctld_guests_new(const VmctldGuestsConfig *cfg, GError **error)
     o->guests = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)guest_free);
     if (g_mkdir_with_parents(o->run_root, 0700) < 0) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot create '%s': %s", o->run_root, g_strerror(errno));
+        vmctld_guests_free(o);
+        return NULL;
+    }
+    if (!vmctld_dir_private("run dir", o->run_root, error)) {
         vmctld_guests_free(o);
         return NULL;
     }

@@ -5,7 +5,9 @@
 #include "daemon/state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,6 +16,34 @@ static char *state_path(const char *dir, const char *name)
     g_autofree char *file = g_strdup_printf("%s.json", name);
 
     return g_build_filename(dir, file, NULL);
+}
+
+bool vmctld_dir_private(const char *what, const char *dir, GError **error)
+{
+    struct stat st;
+    uid_t me = geteuid();
+
+    if (stat(dir, &st) < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot stat %s '%s': %s", what, dir, g_strerror(errno));
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "%s '%s' is not a directory", what, dir);
+        return false;
+    }
+    if (st.st_uid != me) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                    "%s '%s' belongs to uid %u: it must belong to uid %u and be writable by it alone", what, dir,
+                    (unsigned)st.st_uid, (unsigned)me);
+        return false;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                    "%s '%s' is writable by group or others (mode %04o): it must belong to uid %u and be writable "
+                    "by it alone", what, dir, (unsigned)(st.st_mode & 07777), (unsigned)me);
+        return false;
+    }
+    return true;
 }
 
 bool vmctld_state_dir_prepare(const char *dir, GError **error)
@@ -25,6 +55,8 @@ bool vmctld_state_dir_prepare(const char *dir, GError **error)
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot create state dir '%s': %s", dir, g_strerror(errno));
         return false;
     }
+    if (!vmctld_dir_private("state dir", dir, error))
+        return false;
     d = g_dir_open(dir, 0, error);
     if (!d)
         return false;
@@ -46,19 +78,56 @@ bool vmctld_state_save(const char *dir, const char *name, json_object *state, GE
     return vmctl_write_file_atomic(path, text, -1, 0600, error);
 }
 
+/* The text of a state file that is the daemon's own: a regular file (not
+ * followed through a symlink) of its user that no one else may write. */
+static char *read_own_file(const char *path, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    g_autoptr(GString) text = g_string_new(NULL);
+    struct stat st;
+    char buf[4096];
+    ssize_t n;
+
+    if (fd < 0) {
+        g_set_error(error, VMCTL_ERROR, errno == ENOENT ? VMCTL_ERROR_NOT_FOUND : VMCTL_ERROR_FAILED,
+                    "cannot open state file '%s': %s", path, g_strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        if (S_ISREG(st.st_mode) && st.st_uid != geteuid())
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "state file '%s' belongs to uid %u, not %u: not read",
+                        path, (unsigned)st.st_uid, (unsigned)geteuid());
+        else
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                        "state file '%s' is not a regular file of uid %u that only it may write: not read", path,
+                        (unsigned)geteuid());
+        close(fd);
+        return NULL;
+    }
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || text->len > (1u << 24)) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot read state file '%s': %s", path,
+                        n < 0 ? g_strerror(errno) : "larger than 16 MiB");
+            close(fd);
+            return NULL;
+        }
+        g_string_append_len(text, buf, n);
+    }
+    close(fd);
+    return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
 json_object *vmctld_state_load(const char *dir, const char *name, GError **error)
 {
     g_autofree char *path = state_path(dir, name);
     g_autofree char *text = NULL;
-    g_autoptr(GError) local = NULL;
     json_object *o;
 
-    if (!g_file_get_contents(path, &text, NULL, &local)) {
-        g_set_error(error, VMCTL_ERROR,
-                    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? VMCTL_ERROR_NOT_FOUND : VMCTL_ERROR_FAILED,
-                    "%s", local->message);
+    text = read_own_file(path, error);
+    if (!text)
         return NULL;
-    }
     o = json_tokener_parse(text);
     if (!o || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
@@ -102,6 +171,11 @@ json_object *vmctld_state_list(const char *dir, GError **error)
         g_autoptr(GError) err = NULL;
         json_object *o = vmctld_state_load(dir, names->pdata[i], &err);
 
+        if (!o && g_error_matches(err, VMCTL_ERROR, VMCTL_ERROR_INVALID)) {
+            /* not the daemon's own: never a guest of it */
+            g_warning("%s", err->message);
+            continue;
+        }
         if (!o) {
             o = json_object_new_object();
             vmctl_json_add_str(o, "name", names->pdata[i]);

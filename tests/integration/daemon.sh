@@ -114,4 +114,51 @@ i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1
 check "vmctld stops on SIGTERM" sh -c "! kill -0 $pid 2>/dev/null"
 check "and removes its socket" test ! -e "$VMCTL_SOCKET"
 
+# The state dir is the daemon's alone: one that others may write, or that
+# belongs to another user, is refused at startup; a state file another user
+# owns is not read; a run dir a state file names outside the daemon's run
+# root is never emptied.
+me=$(id -u)
+mkdir -m 0777 "$TEST_TMP/st-open"
+chmod 0777 "$TEST_TMP/st-open"
+out=$(timeout -k 1 10 "$VMCTLD" --socket "$TEST_TMP/st-open.sock" --state-dir "$TEST_TMP/st-open" 2>&1); rc=$?
+is "a state dir writable by others is refused (exit 1)" "$rc" 1
+is "naming it and the rule" "$out" \
+    "vmctld: state dir '$TEST_TMP/st-open' is writable by group or others (mode 0777): it must belong to uid $me and be writable by it alone"
+check "nothing was made in it" test -z "$(ls -A "$TEST_TMP/st-open")"
+if is_root; then
+    mkdir -m 0700 "$TEST_TMP/st-other"
+    chown 65534 "$TEST_TMP/st-other"
+    out=$(timeout -k 1 10 "$VMCTLD" --socket "$TEST_TMP/st-other.sock" --state-dir "$TEST_TMP/st-other" 2>&1); rc=$?
+    is "a state dir of another user is refused (exit 1)" "$rc:$out" \
+        "1:vmctld: state dir '$TEST_TMP/st-other' belongs to uid 65534: it must belong to uid $me and be writable by it alone"
+else
+    skip "a state dir of another user is refused" "chown needs root" root
+fi
+# a planted state file: a dead guest whose run dir is a directory elsewhere
+mkdir -m 0700 "$TEST_TMP/st-plant" "$TEST_TMP/victim"
+echo keep >"$TEST_TMP/victim/file"
+printf '{"name":"planted","state":"running","pid":999999,"spec":{"name":"planted"},"run_dir":"%s"}\n' \
+    "$TEST_TMP/victim" >"$TEST_TMP/st-plant/planted.json"
+chmod 0600 "$TEST_TMP/st-plant/planted.json"
+if is_root; then
+    printf '{"name":"foreign","state":"running","pid":999998,"spec":{"name":"foreign"},"run_dir":"%s"}\n' \
+        "$TEST_TMP/victim" >"$TEST_TMP/st-plant/foreign.json"
+    chown 65534 "$TEST_TMP/st-plant/foreign.json"
+fi
+"$VMCTLD" --socket "$TEST_TMP/st-plant.sock" --state-dir "$TEST_TMP/st-plant" 2>"$TEST_TMP/st-plant.log" &
+ppid_=$!
+on_exit "kill $ppid_"
+i=0; while [ ! -S "$TEST_TMP/st-plant.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+VMCTL_SOCKET="$TEST_TMP/st-plant.sock" VMCTL_STATE_DIR="$TEST_TMP/st-plant" "$VMCTL" stop planted >/dev/null 2>&1
+VMCTL_SOCKET="$TEST_TMP/st-plant.sock" VMCTL_STATE_DIR="$TEST_TMP/st-plant" "$VMCTL" stop foreign >/dev/null 2>&1
+check "a run dir named outside the run root is not emptied" test -f "$TEST_TMP/victim/file"
+if is_root; then
+    names=$(VMCTL_SOCKET="$TEST_TMP/st-plant.sock" "$VMCTL" list --json | jq -r '[.[].name] | join(",")')
+    is "a state file of another user is not read" "$names" ""
+    like "and the daemon says why" "$(cat "$TEST_TMP/st-plant.log")" \
+        "state file '$TEST_TMP/st-plant/foreign.json' belongs to uid 65534, not $me: not read"
+fi
+kill "$ppid_"
+
 tap_done
