@@ -30,7 +30,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
   libglib2.0-dev libjson-c-dev libvirt-dev linux-libc-dev
   qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio jq kmod xz-utils zstd
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils netcat-openbsd
-  clang libclang-rt-dev chromium python3 valgrind"
+  clang libclang-rt-dev chromium python3 valgrind mandoc man-db bash-completion"
 BACKPORTED="qemu-system-x86 qemu-utils libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 
 install_packages() {

@@ -54,9 +54,10 @@ lpid=$(eval echo "\$LV_PID_a")
 URI=$(eval echo "\$LV_URI_a")
 i=1
 while [ $i -le "$N" ]; do
-    sed -e "s|@NAME@|lb$i|; s|@TYPE@|kvm|; s|@MEMORY_MIB@|32|; s|@TINY_BIN@|$TINY|; s|@PARAMS@|rate=10 ws=64 seed=$i|" \
-        -e "s|@SERIAL@|$TEST_TMP/lb$i.serial|; s|@EMULATOR@|$(command -v qemu-system-x86_64)|" \
-        "$top_srcdir/libvirt-xml/tiny.xml" >"$TEST_TMP/lb$i.xml"
+    # the domain of libvirt-xml/tiny.xml with this guest's values
+    VMCTL_QEMU=$(command -v qemu-system-x86_64) "$VMCTL" xml "lb$i" --memory 32M --backend "$TEST_TMP/lb$i.ram" \
+        --rate 10 --ws 64 --seed "$i" --type kvm --serial "$TEST_TMP/lb$i.serial" --image-dir "$(dirname "$TINY")" \
+        >"$TEST_TMP/lb$i.xml" || exit 1
     virsh -q -c "$URI" create "$TEST_TMP/lb$i.xml" >/dev/null || exit 1
     i=$((i + 1))
 done

@@ -1,6 +1,7 @@
 /* cmd-pages.c: `vmctl pages`, a dispatcher over page-image subcommands:
  * `check` (THE RULE of the page-stamp format over one image) and `diff`
- * (compare two memory images, src/cli/cmd-pages-diff.c). */
+ * (compare two memory images, src/cli/cmd-pages-diff.c). --json may come
+ * before the subcommand as after it (`vmctl pages --json check FILE`). */
 #include "config.h"
 
 #include "cli/builtin.h"
@@ -26,7 +27,7 @@ static const struct pages_sub subs[] = {
 
 static void pages_usage(FILE *out)
 {
-    fprintf(out, "usage: vmctl pages SUBCOMMAND [ARGS...]\n\nsubcommands:\n");
+    fprintf(out, "usage: vmctl pages [--json] SUBCOMMAND [ARGS...]\n\nsubcommands:\n");
     for (size_t i = 0; i < G_N_ELEMENTS(subs); i++)
         fprintf(out, "  %-8s %s\n", subs[i].name, subs[i].help);
     fprintf(out, "\n'vmctl pages SUBCOMMAND --help' for its options\n");
@@ -36,31 +37,45 @@ int cmd_pages(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     g_autofree char *name = NULL;
     g_autofree char **sub_argv = NULL;
+    int a = 1;
 
-    if (argc < 2) {
+    /* options of `pages` itself, before the subcommand */
+    for (; a < argc && argv[a][0] == '-'; a++) {
+        if (strcmp(argv[a], "--json") == 0) {
+            ctx->json = true;
+        } else if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+            pages_usage(stdout);
+            return VMCTL_EXIT_OK;
+        } else {
+            fprintf(stderr, "vmctl: option '%s' of 'pages' is unknown before the subcommand: 'vmctl pages --help' "
+                            "lists them\n", argv[a]);
+            return VMCTL_EXIT_USAGE;
+        }
+    }
+    if (a >= argc) {
         pages_usage(stderr);
         return VMCTL_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[a], "help") == 0) {
         pages_usage(stdout);
         return VMCTL_EXIT_OK;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(subs); i++) {
-        if (strcmp(subs[i].name, argv[1]) != 0)
+        if (strcmp(subs[i].name, argv[a]) != 0)
             continue;
         if (!subs[i].fn) {
-            vmctl_cli_failf("subcommand '%s' is not built", argv[1]);
+            vmctl_cli_failf("subcommand '%s' is not built", argv[a]);
             return VMCTL_EXIT_USAGE;
         }
         /* the subcommand sees "pages NAME" as its argv[0], for its messages */
-        name = g_strdup_printf("pages %s", argv[1]);
-        sub_argv = g_new0(char *, argc);
+        name = g_strdup_printf("pages %s", argv[a]);
+        sub_argv = g_new0(char *, argc - a + 1);
         sub_argv[0] = name;
-        for (int k = 2; k < argc; k++)
-            sub_argv[k - 1] = argv[k];
-        return subs[i].fn(argc - 1, sub_argv, ctx);
+        for (int k = a + 1; k < argc; k++)
+            sub_argv[k - a] = argv[k];
+        return subs[i].fn(argc - a, sub_argv, ctx);
     }
-    fprintf(stderr, "vmctl: subcommand '%s' of 'pages' is unknown: 'vmctl pages --help' lists them\n", argv[1]);
+    fprintf(stderr, "vmctl: subcommand '%s' of 'pages' is unknown: 'vmctl pages --help' lists them\n", argv[a]);
     return VMCTL_EXIT_USAGE;
 }
 

@@ -97,7 +97,7 @@ int cmd_help(int argc, char **argv, struct vmctl_ctx *ctx)
     const struct vmctl_cmd *cmd;
     char *sub_argv[] = { NULL, (char *)"--help", NULL };
 
-    if (argc < 2) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
         return VMCTL_EXIT_OK;
     }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # libvirt-hook.sh: a real libvirtd (private instance, TCG) with vmctl's hook
-# installed: a domain from the NVDIMM template with a good file backing
+# installed: a domain with an NVDIMM (libvirt-xml/nvdimm.xml) on a good file backing
 # starts; one with a missing or misaligned backing is refused and libvirt
 # shows the hook's line.
 . "$top_srcdir/tests/lib/tap.sh"
@@ -26,12 +26,14 @@ fi
 ok "a private libvirtd starts"
 V() { virsh -q -c "$LV_URI_a" "$@"; }
 
-# fill NAME NV_PATH NV_MIB -> $TEST_TMP/NAME.xml
+# fill NAME NV_PATH NV_MIB -> $TEST_TMP/NAME.xml: the domain of
+# libvirt-xml/nvdimm.xml (vmctl xml, 128M of RAM) without a kernel to boot,
+# its NVDIMM NV_MIB large (sizes vmctl xml would refuse included)
 fill() {
-    sed -e "s|@NAME@|$1|; s|@TYPE@|qemu|; s|@RAM_MIB@|128|; s|@MEMORY_MIB@|$((128 + $3))|" \
-        -e "s|@NV_PATH@|$2|; s|@NV_MIB@|$3|; s|@EMULATOR@|$(command -v qemu-system-x86_64)|" \
-        -e "s|@SERIAL@|$TEST_TMP/$1.serial|; s|@OS_EXTRA@||" \
-        "$top_srcdir/libvirt-xml/nvdimm.xml" >"$TEST_TMP/$1.xml"
+    VMCTL_QEMU=$(command -v qemu-system-x86_64) "$VMCTL" xml "$1" --guest linux --accel tcg --memory 128M \
+        --backend "$TEST_TMP/$1.ram" --nvdimm "$2,64M" --serial "$TEST_TMP/$1.serial" --image-dir "$TEST_TMP" |
+        sed -e '/<kernel>/d; /<initrd>/d; /<cmdline>/d' -e "s|>192</|>$((128 + $3))</|" \
+            -e "s|<size unit='MiB'>64</size>|<size unit='MiB'>$3</size>|" >"$TEST_TMP/$1.xml"
 }
 
 truncate -s 64M "$TEST_TMP/nv-good"

@@ -1,8 +1,9 @@
 #!/bin/sh
 # libvirt-xml.sh: `vmctl xml` against the real tools. libvirt's schema
-# (virt-xml-validate) accepts every golden file, every filled template and
-# the command's own output; a bad spec gives one line and exit 1; `vmctl
-# xml NAME` gives the XML of the spec vmctld holds. Then a private libvirtd
+# (virt-xml-validate) accepts every golden file, every file in libvirt-xml/
+# as it stands (each what its command in libvirt-xml/README.md prints) and
+# the command's own output, and refuses broken copies; a bad spec gives one
+# line and exit 1; `vmctl xml NAME` gives the XML of the spec vmctld holds. Then a private libvirtd
 # (tests/lib/libvirtd.sh) runs what `vmctl xml` printed: the Linux guest
 # under TCG with file-backed shared RAM and an NVDIMM boots to READY, the
 # same guest with a virtio-pmem device runs it (or, on libvirt 9.0, is
@@ -24,19 +25,28 @@ else
         validate "$f" || bad="$bad $(basename "$f")"
     done
     is "all $n golden files validate against libvirt's domain schema" "${bad:-none}" none
-    # templates: placeholders filled with plausible values
-    n=0 bad=""
+    # the files in libvirt-xml/, as an operator hands them to virsh: valid
+    # as they stand, and each exactly what its command in
+    # libvirt-xml/README.md prints
+    n=0 bad="" differ=""
     for f in "$top_srcdir"/libvirt-xml/*.xml; do
         n=$((n + 1))
-        sed -e "s|@NAME@|t|g; s|@TYPE@|qemu|g; s|@MEMORY_MIB@|192|g; s|@RAM_MIB@|128|g; s|@TINY_BIN@|/x/tiny.bin|g" \
-            -e "s|@PARAMS@|rate=1 seed=1|g; s|@SERIAL@|/x/s|g; s|@EMULATOR@|/usr/bin/qemu-system-x86_64|g" \
-            -e "s|@KERNEL@|/x/vmlinuz|g; s|@INITRD@|/x/initrd|g; s|@CMDLINE_EXTRA@|x=1|g; s|@OS_EXTRA@||g" \
-            -e "s|@NV_PATH@|/x/nv|g; s|@NV_MIB@|64|g; s|@VP_PATH@|/x/vp|g; s|@VP_MIB@|64|g" \
-            "$f" >"$TEST_TMP/template.xml"
-        perl -0pe 's/<!--.*?-->//gs' "$TEST_TMP/template.xml" | grep -q '@[A-Z_]*@' && bad="$bad $(basename "$f"):placeholder"
-        validate "$TEST_TMP/template.xml" || bad="$bad $(basename "$f")"
+        grep -q '@[A-Z_]*@' "$f" && bad="$bad $(basename "$f"):placeholder"
+        validate "$f" || bad="$bad $(basename "$f")"
+        args=$(sed -n "s/^| \`$(basename "$f")\` | \`vmctl \(xml .*\)\` |\$/\1/p" "$top_srcdir/libvirt-xml/README.md")
+        # shellcheck disable=SC2086 # the command line as README.md gives it
+        if [ -z "$args" ] || ! VMCTL_QEMU=/usr/bin/qemu-system-x86_64 "$VMCTL" $args >"$TEST_TMP/rendered.xml" 2>&1 ||
+            ! sed '1,/-->$/d' "$f" | cmp -s - "$TEST_TMP/rendered.xml"; then
+            differ="$differ $(basename "$f")"
+        fi
     done
-    is "all $n templates, filled, validate" "${bad:-none}" none
+    is "all $n files in libvirt-xml/ validate as they stand, no placeholder left" "${bad:-none}" none
+    is "and each is what its vmctl xml command in libvirt-xml/README.md prints" "${differ:-none}" none
+    # the same check refuses a broken copy of one of them
+    sed "s|<memory unit='MiB'>|<memory unit='MiBs'>|" "$top_srcdir/libvirt-xml/nvdimm.xml" >"$TEST_TMP/broken.xml"
+    check "and a copy of nvdimm.xml with a bad memory unit is refused by it" sh -c "! virt-xml-validate '$TEST_TMP/broken.xml' domain >/dev/null 2>&1"
+    sed '/<name>/d' "$top_srcdir/libvirt-xml/tiny.xml" >"$TEST_TMP/noname.xml"
+    check "and so is a copy of tiny.xml without its name" sh -c "! virt-xml-validate '$TEST_TMP/noname.xml' domain >/dev/null 2>&1"
     bad=""
     for s in "$top_srcdir"/tests/data/spec/*.json "$top_srcdir"/tests/data/xml/*.json; do
         case $s in */xml/*) spec=$(jq -c .spec "$s") ;; *) spec=$(cat "$s") ;; esac

@@ -94,6 +94,28 @@ like "vmctl help pages lists diff" "$out" "diff .*compare two memory images"
 is "'vmctl help pages' equals 'vmctl pages --help'" "$out" "$("$VMCTL" pages --help)"
 like "pages check --help shows its options" "$("$VMCTL" pages check --help)" "--scan"
 
+# --json before the subcommand, after it, and before `pages`: the same output
+a=$("$VMCTL" pages --json check --offset 2M "$img.1"); rca=$?
+b=$("$VMCTL" pages check --json --offset 2M "$img.1"); rcb=$?
+c=$("$VMCTL" --json pages check --offset 2M "$img.1"); rcc=$?
+is "pages --json check and pages check --json exit alike (1: a bad page)" "$rca:$rcb:$rcc" "1:1:1"
+is "pages --json check prints the JSON of pages check --json" "$a" "$b"
+is "and of vmctl --json pages check" "$a" "$c"
+is "it is the report" "$(echo "$a" | jq -c '[.bad, .first_bad[0].index]')" '[1,150]'
+cp "$img" "$img.d"
+flip $((off150 + 8)) "$img.d"
+a=$("$VMCTL" pages --json diff "$img" "$img.d"); rca=$?
+b=$("$VMCTL" pages diff --json "$img" "$img.d"); rcb=$?
+is "pages --json diff and pages diff --json exit alike (1: pages differ)" "$rca:$rcb" "1:1"
+is "and print the same counts" "$(echo "$a" | jq -c "[.total.pages_differ, .total.pages, .identical]")" "$(echo "$b" | jq -c "[.total.pages_differ, .total.pages, .identical]")"
+is "one page differs" "$(echo "$a" | jq -c .total.pages_differ)" 1
+out=$("$VMCTL" pages --frob check "$img" 2>&1); rc=$?
+is "an unknown option before the subcommand is one line, exit 2" "$rc:$out" \
+    "2:vmctl: option '--frob' of 'pages' is unknown before the subcommand: 'vmctl pages --help' lists them"
+out=$("$VMCTL" pages --json 2>&1); rc=$?
+is "pages --json without a subcommand exits 2" "$rc" 2
+is "pages --json --help is the help" "$("$VMCTL" pages --json --help)" "$("$VMCTL" pages --help)"
+
 # a FIFO is refused at once, one line, instead of waiting for a writer
 mkfifo "$TEST_TMP/fifo"
 out=$(timeout 10 "$VMCTL" pages check "$TEST_TMP/fifo" 2>&1)
