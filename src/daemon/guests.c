@@ -580,11 +580,22 @@ static void json_put(gpointer o)
     json_object_put(o);
 }
 
-/* The QEMU argv of `spec` under `accel`, run from `run_dir`; the kind of
- * its RAM backing goes to `backend_kind`. */
-static GStrv guest_argv(VmctldGuests *o, const VmctlGuestSpec *spec, VmctlAccel accel, const char *run_dir,
-                        char **backend_kind, GError **error)
+bool vmctld_qemu_spawn(char **argv, int logfd, const VmctldPassFds *pass, GPid *pid, GError **error)
 {
+    return g_spawn_async_with_pipes_and_fds(NULL, (const char *const *)argv, NULL,
+                                            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, -1,
+                                            logfd, logfd, pass ? (const int *)pass->fds->data : NULL,
+                                            pass ? (const int *)pass->targets->data : NULL, pass ? pass->fds->len : 0,
+                                            pid, NULL, NULL, NULL, error);
+}
+
+/* The QEMU argv of `spec` under `accel`, run from `run_dir`; the kind of
+ * its RAM backing goes to `backend_kind`. Its backings are opened beneath
+ * the allow-list into `pass`: QEMU maps them by descriptor. */
+static GStrv guest_argv(VmctldGuests *o, const VmctlGuestSpec *spec, VmctlAccel accel, const char *run_dir,
+                        char **backend_kind, VmctldPassFds *pass, GError **error)
+{
+    const char *const *allowed = (const char *const *)o->allowed;
     g_autoptr(VmctlBackend) ram = NULL;
     g_autoptr(GPtrArray) nv = g_ptr_array_new_with_free_func(json_put);
     g_autoptr(GPtrArray) vp = g_ptr_array_new_with_free_func(json_put);
@@ -599,12 +610,16 @@ static GStrv guest_argv(VmctldGuests *o, const VmctlGuestSpec *spec, VmctlAccel 
         return NULL;
     /* file-backed RAM is shared so the host can read guest memory live */
     ram_obj = vmctl_backend_qemu_object(ram, "ram0", spec->memory, vmctl_backend_path(ram) != NULL);
+    if (!vmctld_pass_backing(pass, allowed, ram_obj, error))
+        return NULL;
     for (guint i = 0; i < spec->nvdimm->len; i++) {
         g_autofree char *id = g_strdup_printf("nv%u", i);
         json_object *obj = device_object(&g_array_index(spec->nvdimm, VmctlGuestDevice, i), id, error);
         if (!obj)
             return NULL;
         g_ptr_array_add(nv, obj);
+        if (!vmctld_pass_backing(pass, allowed, obj, error))
+            return NULL;
     }
     for (guint i = 0; i < spec->virtio_pmem->len; i++) {
         g_autofree char *id = g_strdup_printf("vp%u", i);
@@ -612,6 +627,8 @@ static GStrv guest_argv(VmctldGuests *o, const VmctlGuestSpec *spec, VmctlAccel 
         if (!obj)
             return NULL;
         g_ptr_array_add(vp, obj);
+        if (!vmctld_pass_backing(pass, allowed, obj, error))
+            return NULL;
     }
     bios = find_image(o, "guest-tests/tiny", "tiny.bin");
     kernel = find_image(o, "guest-tests/linux", "vmlinuz");
@@ -695,6 +712,7 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
     VmctlAccel accel;
     const char *why;
     Guest *g;
+    VmctldPassFds pass = { 0 };
     GPid launcher;
     int logfd;
 
@@ -722,8 +740,10 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
         goto fail;
 
     g = guest_new(o, spec->name);
-    argv = guest_argv(o, spec, accel, g->run_dir, &backend_kind, &err);
+    vmctld_pass_fds_init(&pass);
+    argv = guest_argv(o, spec, accel, g->run_dir, &backend_kind, &pass, &err);
     if (!argv) {
+        vmctld_pass_fds_clear(&pass, (const char *const *)o->allowed);
         guest_free(g);
         goto fail;
     }
@@ -751,6 +771,7 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
     {
         g_autoptr(json_object) st = guest_to_json(g, true);
         if (!vmctld_state_save(o->state_dir, g->name, st, &err)) {
+            vmctld_pass_fds_clear(&pass, (const char *const *)o->allowed);
             launch_fail(g, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot record guest '%s' in state dir '%s': %s",
                                        g->name, o->state_dir, err->message));
             return;
@@ -760,18 +781,19 @@ void vmctld_guests_cmd_launch(VmctldServer *srv, json_object *args, VmctldCall *
 
     log_path = vmctl_qemu_run_file(g->run_dir, "qemu.log");
     logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (logfd < 0 ||
-        !g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
-                                &launcher, -1, logfd, logfd, &err)) {
+    if (logfd < 0 || !vmctld_qemu_spawn(argv, logfd, &pass, &launcher, &err)) {
         if (logfd >= 0)
             close(logfd);
         else
             g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot create '%s': %s", log_path, g_strerror(errno));
+        vmctld_pass_fds_clear(&pass, (const char *const *)o->allowed);
         launch_fail(g, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot run QEMU '%s': %s", o->qemu,
                                    err->message));
         return;
     }
     close(logfd);
+    /* QEMU holds its own descriptors of the backings now */
+    vmctld_pass_fds_clear(&pass, NULL);
     g->launcher = launcher;
     g->launcher_watch = g_child_watch_add(launcher, on_launcher_exit, g);
     g->launcher_timer = g_timeout_add(LAUNCHER_TIMEOUT_MS, on_launcher_timeout, g);
@@ -965,15 +987,30 @@ static void remove_stale_destinations(VmctldGuests *o)
             g_autofree char *cmd = NULL;
             gsize len = 0;
 
+            g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func(g_free);
+
             g_warning("guest '%s': killing the migration destination QEMU pid %d left in '%s'", name, (int)pid, dir);
             g_file_get_contents(path, &cmd, &len, NULL);
-            kill(pid, SIGKILL);
-            /* and the new backing files it made (PATH.dst-N) */
+            /* the new backing files it made (PATH.dst-N), found before it
+             * dies: a backing passed by descriptor is what it has open */
             for (gsize i = 0; cmd && i < len; i += strlen(cmd + i) + 1) {
                 g_autoptr(json_object) obj = cmd[i] == '{' ? json_tokener_parse(cmd + i) : NULL;
                 const char *mp = obj ? json_object_get_string(json_object_object_get(obj, "mem-path")) : NULL;
+                g_autofree char *real = NULL;
+
+                if (mp && g_str_has_prefix(mp, "/proc/self/fd/")) {
+                    g_autofree char *link = g_strdup_printf("/proc/%d/fd/%s", (int)pid, mp + strlen("/proc/self/fd/"));
+                    real = g_file_read_link(link, NULL);
+                    mp = real;
+                }
                 if (mp && g_strrstr(mp, ".dst-"))
-                    g_unlink(mp);
+                    g_ptr_array_add(made, g_strdup(mp));
+            }
+            kill(pid, SIGKILL);
+            for (guint i = 0; i < made->len; i++) {
+                g_autoptr(GError) err = NULL;
+                if (!vmctld_path_unlink((const char *const *)o->allowed, made->pdata[i], &err))
+                    g_warning("%s", err->message);
             }
         }
         remove_run_dir(o, dir);
@@ -1057,6 +1094,11 @@ void vmctld_guests_reattach(VmctldGuests *o)
     remove_stale_destinations(o);
 }
 
+const char *const *vmctld_guests_allowed(VmctldGuests *o)
+{
+    return (const char *const *)o->allowed;
+}
+
 const char *vmctld_guests_run_root(VmctldGuests *o)
 {
     return o->run_root;
@@ -1090,7 +1132,7 @@ VmctlQmp *vmctld_guests_qmp(VmctldGuests *o, const char *name, GError **error)
 }
 
 GStrv vmctld_guests_qemu_argv(VmctldGuests *o, json_object *spec_json, const char *accel_name, const char *run_dir,
-                              char **backend_kind, GError **error)
+                              char **backend_kind, VmctldPassFds *pass, GError **error)
 {
     g_autoptr(VmctlGuestSpec) spec = vmctl_guest_spec_from_json(spec_json, error);
     VmctlAccel accel;
@@ -1101,7 +1143,7 @@ GStrv vmctld_guests_qemu_argv(VmctldGuests *o, json_object *spec_json, const cha
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "accelerator '%s' is not kvm or tcg", accel_name);
         return NULL;
     }
-    return guest_argv(o, spec, accel, run_dir, backend_kind, error);
+    return guest_argv(o, spec, accel, run_dir, backend_kind, pass, error);
 }
 
 bool vmctld_guests_hand_over(VmctldGuests *o, const char *name, json_object *spec_json, const char *run_dir,

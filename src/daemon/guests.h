@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "daemon/paths.h"
 #include "daemon/server.h"
 #include "guest_spec.h"
 #include "qmp.h"
@@ -46,9 +47,17 @@ json_object *vmctld_guests_info(VmctldGuests *g, const char *name, GError **erro
 /* The guest's QMP connection (borrowed; QEMU serves one client at a time). */
 VmctlQmp *vmctld_guests_qmp(VmctldGuests *g, const char *name, GError **error);
 /* The QEMU argv of a spec under accelerator `accel` ("kvm", "tcg") run from
- * `run_dir` (a destination: another backing, another run dir). */
+ * `run_dir` (a destination: another backing, another run dir); its
+ * backings opened into `pass` (init'ed by the caller, cleared by it). */
 GStrv vmctld_guests_qemu_argv(VmctldGuests *g, json_object *spec_json, const char *accel, const char *run_dir,
-                              char **backend_kind, GError **error);
+                              char **backend_kind, VmctldPassFds *pass, GError **error);
+
+/* Start QEMU `argv` (it daemonizes) with stdout and stderr on `logfd` and
+ * the backings of `pass` at their descriptors; *pid is the launcher. */
+bool vmctld_qemu_spawn(char **argv, int logfd, const VmctldPassFds *pass, GPid *pid, GError **error);
+
+/* The allow-list of the daemon (paths.h). */
+const char *const *vmctld_guests_allowed(VmctldGuests *g);
 /* Hand guest `name` over to the QEMU `pid` (a migration destination that
  * runs from `run_dir` with `spec_json` and `argv`): the source QEMU gets
  * SIGTERM, its run dir goes, the state file describes the destination.

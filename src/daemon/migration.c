@@ -264,6 +264,16 @@ static void steps_run(Migration *m, StepsDone done)
 
 /* --- the destination ---------------------------------------------------- */
 
+/* A backing file the migration made or leaves behind goes, reached through
+ * the allow-list: never one outside it. */
+static void remove_beneath(Migration *m, const char *path)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!vmctld_path_unlink(vmctld_guests_allowed(m->guests), path, &err))
+        g_warning("guest '%s': %s", m->name, err->message);
+}
+
 static void remove_dir(const char *dir)
 {
     g_autoptr(GDir) d = dir ? g_dir_open(dir, 0, NULL) : NULL;
@@ -296,7 +306,7 @@ static void dst_teardown(Migration *m)
         kill(m->dst_pid, SIGKILL);
     }
     for (guint i = 0; i < m->created->len; i++)
-        g_unlink(m->created->pdata[i]);
+        remove_beneath(m, m->created->pdata[i]);
     remove_dir(m->dst_run_dir);
 }
 
@@ -507,6 +517,7 @@ static void dst_launch(Migration *m)
     g_auto(GStrv) base = NULL;
     g_auto(GStrv) argv = NULL;
     g_autofree char *log_path = NULL;
+    VmctldPassFds pass = { 0 };
     GPid launcher;
     int logfd;
 
@@ -519,8 +530,15 @@ static void dst_launch(Migration *m)
         }
     }
     m->uri = g_strdup_printf("unix:%s/mig.sock", m->dst_run_dir);
-    base = vmctld_guests_qemu_argv(m->guests, m->dst_spec, m->accel, m->dst_run_dir, &m->dst_backend_kind, &err);
+    vmctld_pass_fds_init(&pass);
+    base = vmctld_guests_qemu_argv(m->guests, m->dst_spec, m->accel, m->dst_run_dir, &m->dst_backend_kind, &pass,
+                                   &err);
+    /* the destination's new files are the migration's: removed with it */
+    for (guint i = 0; i < pass.created->len; i++)
+        if (!g_ptr_array_find_with_equal_func(m->created, pass.created->pdata[i], g_str_equal, NULL))
+            g_ptr_array_add(m->created, g_strdup(pass.created->pdata[i]));
     if (!base) {
+        vmctld_pass_fds_clear(&pass, NULL);
         migration_fail(m, g_steal_pointer(&err));
         return;
     }
@@ -529,6 +547,7 @@ static void dst_launch(Migration *m)
     for (size_t i = 0; argv[i]; i++)
         json_object_array_add(m->dst_argv, json_object_new_string(argv[i]));
     if (g_mkdir_with_parents(m->dst_run_dir, 0700) < 0) {
+        vmctld_pass_fds_clear(&pass, NULL);
         migration_fail(m, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot create '%s': %s", m->dst_run_dir,
                                       g_strerror(errno)));
         return;
@@ -536,18 +555,20 @@ static void dst_launch(Migration *m)
     log_path = g_build_filename(m->dst_run_dir, "qemu.log", NULL);
     logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (logfd < 0) {
+        vmctld_pass_fds_clear(&pass, NULL);
         migration_fail(m, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot create '%s': %s", log_path,
                                       g_strerror(errno)));
         return;
     }
-    if (!g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
-                                &launcher, -1, logfd, logfd, &err)) {
+    if (!vmctld_qemu_spawn(argv, logfd, &pass, &launcher, &err)) {
         close(logfd);
+        vmctld_pass_fds_clear(&pass, NULL);
         migration_fail(m, g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot run the destination QEMU: %s",
                                       err->message));
         return;
     }
     close(logfd);
+    vmctld_pass_fds_clear(&pass, NULL);
     m->launching = true;
     g_child_watch_add(launcher, on_dst_launcher_exit, m);
 }
@@ -1118,10 +1139,10 @@ static void on_handed(gpointer user, const GError *error)
 
     if (!m->keep_source && !m->shared) { /* files go, a device stays */
         if (m->src_ram && g_file_test(m->src_ram, G_FILE_TEST_IS_REGULAR))
-            g_unlink(m->src_ram);
+            remove_beneath(m, m->src_ram);
         for (guint i = 0; i < m->src_nv->len; i++)
             if (g_file_test(m->src_nv->pdata[i], G_FILE_TEST_IS_REGULAR))
-                g_unlink(m->src_nv->pdata[i]);
+                remove_beneath(m, m->src_nv->pdata[i]);
     }
     if (error) {
         g_autoptr(GError) e = g_error_new(VMCTL_ERROR, VMCTL_ERROR_FAILED,

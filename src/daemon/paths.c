@@ -11,9 +11,13 @@
 #include "daemon/paths.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* An entry or path with its symlinks resolved as far as it exists: the
  * deepest existing ancestor is resolved and the rest appended. A dangling
@@ -78,6 +82,20 @@ GStrv vmctld_paths_allowed_new(const char *list)
     return (GStrv)g_ptr_array_free(g_steal_pointer(&out), FALSE);
 }
 
+static bool has_dotdot(const char *path, GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+
+    for (size_t i = 0; parts[i]; i++) {
+        if (strcmp(parts[i], "..") == 0) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "path '%s' has a '..' component, which is not allowed",
+                        path);
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool under(const char *path, const char *entry)
 {
     size_t n = strlen(entry);
@@ -91,17 +109,11 @@ static bool under(const char *path, const char *entry)
 
 bool vmctld_path_check(const char *const *allowed, const char *path, GError **error)
 {
-    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
     g_autofree char *real = NULL;
     g_autofree char *list = NULL;
 
-    for (size_t i = 0; parts[i]; i++) {
-        if (strcmp(parts[i], "..") == 0) {
-            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "path '%s' has a '..' component, which is not allowed",
-                        path);
-            return false;
-        }
-    }
+    if (has_dotdot(path, error))
+        return false;
     real = resolve(path);
     for (size_t i = 0; allowed && allowed[i]; i++) {
         if (!under(real, allowed[i]))
@@ -121,6 +133,201 @@ bool vmctld_path_check(const char *const *allowed, const char *path, GError **er
     list = allowed ? g_strjoinv(";", (char **)allowed) : g_strdup("");
     g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "path '%s' is outside the allowed paths (%s)", path, list);
     return false;
+}
+
+/* The first fd QEMU finds a passed backing at: above its stdio and what
+ * it opens early. */
+#define PASS_FD_FIRST 10
+
+/* The allowed entry `path` (absolute, no "..") lies in: the directory to
+ * walk from, the rest of the path, and how strictly to walk it. */
+static bool entry_of(const char *const *allowed, const char *path, char **dir, char **rel, uint64_t *resolve_flags)
+{
+    for (size_t i = 0; allowed && allowed[i]; i++) {
+        const char *e = allowed[i];
+        size_t n = strlen(e);
+
+        if (n && e[n - 1] == '*') {
+            g_autofree char *edir = g_path_get_dirname(e);
+            g_autofree char *pdir = g_path_get_dirname(path);
+            g_autofree char *base = g_path_get_basename(path);
+            g_autofree char *pre = g_path_get_basename(e);
+
+            pre[strlen(pre) - 1] = '\0';
+            if (strcmp(edir, pdir) != 0 || !g_str_has_prefix(base, pre))
+                continue;
+            /* the name itself is what the entry allows: no symlink on the way */
+            *dir = g_steal_pointer(&edir);
+            *rel = g_steal_pointer(&base);
+            *resolve_flags = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+            return true;
+        }
+        if (!under(path, e))
+            continue;
+        *dir = g_strdup(e);
+        *rel = strcmp(e, "/") == 0 ? g_strdup(path + 1) : g_strdup(path[n] ? path + n + 1 : ".");
+        if (!**rel)
+            g_free(*rel), *rel = g_strdup(".");
+        *resolve_flags = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        return true;
+    }
+    return false;
+}
+
+static int openat2_beneath(int dirfd, const char *rel, uint64_t oflags, uint64_t mode, uint64_t resolve_flags)
+{
+    struct open_how how = { .flags = oflags, .mode = mode, .resolve = resolve_flags };
+    long fd;
+
+    do
+        fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+    while (fd < 0 && errno == EAGAIN);
+    return (int)fd;
+}
+
+/* Open `path` with `oflags` beneath its allowed entry (see paths.h). */
+static int open_beneath(const char *const *allowed, const char *path, int oflags, bool create, bool *created,
+                        GError **error)
+{
+    g_autofree char *canon = NULL, *real = NULL, *dir = NULL, *rel = NULL, *list = NULL;
+    uint64_t rflags = 0;
+    int dirfd, fd, e;
+
+    if (created)
+        *created = false;
+    if (has_dotdot(path, error))
+        return -1;
+    canon = g_canonicalize_filename(path, NULL);
+    /* the entries are stored resolved: a path named through an alias of
+     * one (a symlinked directory above it) is matched once resolved; the
+     * walk below is what holds either way */
+    if (!entry_of(allowed, canon, &dir, &rel, &rflags)) {
+        real = resolve(path);
+        if (!entry_of(allowed, real, &dir, &rel, &rflags)) {
+            list = allowed ? g_strjoinv(";", (char **)allowed) : g_strdup("");
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "path '%s' is outside the allowed paths (%s)", path,
+                        list);
+            return -1;
+        }
+    }
+    dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot open allowed directory '%s' of path '%s': %s", dir,
+                    path, g_strerror(errno));
+        return -1;
+    }
+    /* openat2 takes nothing but O_DIRECTORY and O_CLOEXEC beside O_PATH */
+    fd = openat2_beneath(dirfd, rel, (uint64_t)oflags | O_CLOEXEC | (oflags & O_PATH ? 0 : O_NOCTTY), 0, rflags);
+    if (fd < 0 && errno == EISDIR && (oflags & O_ACCMODE) != O_RDONLY)
+        fd = openat2_beneath(dirfd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, rflags);
+    if (fd < 0 && errno == ENOENT && create) {
+        fd = openat2_beneath(dirfd, rel, (uint64_t)oflags | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600, rflags);
+        if (fd >= 0 && created)
+            *created = true;
+    }
+    e = errno;
+    close(dirfd);
+    if (fd >= 0)
+        return fd;
+    list = allowed ? g_strjoinv(";", (char **)allowed) : g_strdup("");
+    if (e == EXDEV || e == ELOOP)
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "path '%s' leads outside the allowed paths (%s)", path,
+                    list);
+    else if (e == ENOSYS)
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
+                    "cannot open '%s' beneath '%s': this kernel has no openat2 (5.6 or later needed)", path, dir);
+    else
+        g_set_error(error, VMCTL_ERROR, e == ENOENT ? VMCTL_ERROR_NOT_FOUND : VMCTL_ERROR_FAILED,
+                    "cannot open '%s': %s", path, g_strerror(e));
+    return -1;
+}
+
+int vmctld_path_open(const char *const *allowed, const char *path, bool create, bool *created, GError **error)
+{
+    return open_beneath(allowed, path, O_RDWR, create, created, error);
+}
+
+bool vmctld_path_unlink(const char *const *allowed, const char *path, GError **error)
+{
+    g_autofree char *parent = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    int dirfd;
+
+    if (has_dotdot(path, error))
+        return false;
+    dirfd = open_beneath(allowed, parent, O_PATH | O_DIRECTORY, false, NULL, error);
+    if (dirfd < 0) {
+        /* the prefix entries (/dev/dax*) name files, not their directory */
+        g_autoptr(GError) local = NULL;
+        int fd = open_beneath(allowed, path, O_PATH, false, NULL, &local);
+
+        if (fd < 0)
+            return false;
+        close(fd);
+        g_clear_error(error);
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "'%s' is not removed: its directory is not in the "
+                    "allowed paths", path);
+        return false;
+    }
+    if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot remove '%s': %s", path, g_strerror(errno));
+        close(dirfd);
+        return false;
+    }
+    close(dirfd);
+    return true;
+}
+
+void vmctld_pass_fds_init(VmctldPassFds *p)
+{
+    p->fds = g_array_new(FALSE, FALSE, sizeof(int));
+    p->targets = g_array_new(FALSE, FALSE, sizeof(int));
+    p->created = g_ptr_array_new_with_free_func(g_free);
+}
+
+void vmctld_pass_fds_clear(VmctldPassFds *p, const char *const *allowed)
+{
+    for (guint i = 0; p->fds && i < p->fds->len; i++)
+        close(g_array_index(p->fds, int, i));
+    for (guint i = 0; allowed && p->created && i < p->created->len; i++) {
+        g_autoptr(GError) err = NULL;
+        if (!vmctld_path_unlink(allowed, p->created->pdata[i], &err))
+            g_warning("%s", err->message);
+    }
+    g_clear_pointer(&p->fds, g_array_unref);
+    g_clear_pointer(&p->targets, g_array_unref);
+    g_clear_pointer(&p->created, g_ptr_array_unref);
+}
+
+bool vmctld_pass_backing(VmctldPassFds *p, const char *const *allowed, json_object *obj, GError **error)
+{
+    json_object *mp = json_object_object_get(obj, "mem-path");
+    const char *path = mp ? json_object_get_string(mp) : NULL;
+    g_autofree char *fdpath = NULL;
+    struct stat by_fd, by_name;
+    bool created = false;
+    int fd, target;
+
+    if (!path)
+        return true;
+    fd = vmctld_path_open(allowed, path, true, &created, error);
+    if (fd < 0)
+        return false;
+    if (created)
+        g_ptr_array_add(p->created, g_strdup(path));
+    /* the object was made from what the name named then: still the same */
+    if (fstat(fd, &by_fd) < 0 || stat(path, &by_name) < 0 || by_fd.st_dev != by_name.st_dev ||
+        by_fd.st_ino != by_name.st_ino) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "path '%s' changed while it was checked: refused", path);
+        close(fd);
+        return false;
+    }
+    target = PASS_FD_FIRST + (int)p->fds->len;
+    g_array_append_val(p->fds, fd);
+    g_array_append_val(p->targets, target);
+    fdpath = g_strdup_printf("/proc/self/fd/%d", target);
+    json_object_object_add(obj, "mem-path", json_object_new_string(fdpath));
+    return true;
 }
 
 bool vmctld_spec_paths_check(const char *const *allowed, const VmctlGuestSpec *spec, GError **error)

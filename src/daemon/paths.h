@@ -3,6 +3,8 @@
 #pragma once
 
 #include "guest_spec.h"
+
+#include <json-c/json.h>
 #include "util.h"
 
 /* The allow-list vmctld applies: `list` is "A;B;C" (the `allowed-paths`
@@ -19,6 +21,38 @@ GStrv vmctld_paths_allowed_new(const char *list);
  * to be made) is under an entry of `allowed`; a ".." component is refused
  * outright. Error: "path 'X' is outside the allowed paths (A;B)". */
 bool vmctld_path_check(const char *const *allowed, const char *path, GError **error);
+
+/* `path` opened beneath the allowed entry it lies in, never following a
+ * symlink out of it: openat2(RESOLVE_BENEATH) from the entry's directory,
+ * RESOLVE_NO_SYMLINKS for a name-prefix entry's file. A directory is
+ * opened O_PATH, anything else read-write; with `create` a file that does
+ * not exist is made (0600) and *created set. -1 with "path 'X' leads
+ * outside the allowed paths (A;B)" when the kernel finds the walk leaving
+ * the entry at the time of the open. */
+int vmctld_path_open(const char *const *allowed, const char *path, bool create, bool *created, GError **error);
+
+/* Remove the file `path` through a descriptor of its directory opened
+ * beneath the allowed entry (as vmctld_path_open): a directory swapped for
+ * a symlink out leads to no removal outside the list. */
+bool vmctld_path_unlink(const char *const *allowed, const char *path, GError **error);
+
+/* The descriptors a QEMU is started with: each backing of its argv opened
+ * by vmctld_path_open and found at fd targets[i] in QEMU, whose mem-path
+ * is /proc/self/fd/N: QEMU never looks the name up again. */
+typedef struct {
+    GArray *fds;        /* int: vmctld's */
+    GArray *targets;    /* int: QEMU's */
+    GPtrArray *created; /* files the opening made */
+} VmctldPassFds;
+
+void vmctld_pass_fds_init(VmctldPassFds *p);
+/* Close vmctld's descriptors (once QEMU holds its own, or on failure); with
+ * `allowed`, also remove the files the opening made (a launch that failed). */
+void vmctld_pass_fds_clear(VmctldPassFds *p, const char *const *allowed);
+/* Open the mem-path of the QEMU memory object `obj` (when it has one) into
+ * `p`, check that it is still the file `obj` was made from (the same
+ * inode as the name now names), and point mem-path at its descriptor. */
+bool vmctld_pass_backing(VmctldPassFds *p, const char *const *allowed, json_object *obj, GError **error);
 
 /* Every host path of SPEC (its RAM backing when that is a path, its NVDIMM
  * and virtio-pmem backings) passes vmctld_path_check. */

@@ -40,7 +40,9 @@ else
     is "under TCG (auto: no usable KVM here)" "$(printf '%s' "$out" | jq -r .accel)" tcg
     like "info says why" "$("$VMCTL" info t1)" "accel_reason +no usable /dev/kvm"
 fi
-like "its RAM is the file, shared" "$(printf '%s' "$out" | jq -r '.argv[]' | grep memory-backend)" "\"mem-path\":\"$TEST_TMP/t1.ram\".*\"share\":true"
+like "its RAM is passed to QEMU by descriptor, shared" "$(printf '%s' "$out" | jq -r '.argv[]' | grep memory-backend)" \
+    "\"mem-path\":\"/proc/self/fd/[0-9]+\".*\"share\":true"
+like "and that descriptor is the file" "$(qemu_cmdline "$(printf '%s' "$out" | jq -r .pid)")" "\"mem-path\":\"$TEST_TMP/t1.ram\".*\"share\":true"
 check "the guest reports READY on its console" wait_for "$S/run/t1/console.log" '^READY' 30
 out=$("$VMCTL" console t1 --send VERIFY --expect '^VERIFY' --timeout 60 | grep '^VERIFY')
 like "console: VERIFY ok" "$out" "^VERIFY ok pages=[0-9]+"

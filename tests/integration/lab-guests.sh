@@ -24,7 +24,7 @@ m = mmap.mmap(fd, 2 * 1024 * 1024, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_W
 m[off - base] ^= 1
 m.close()' "$1" "$2"
 }
-qemu_args() { tr '\0' ' ' <"/proc/$(info "$1" .pid)/cmdline"; }
+qemu_args() { qemu_cmdline "$(info "$1" .pid)"; }
 info() { "$VMCTL" info "$1" --json | jq -r "$2"; }
 
 # guest NAME BACKEND KIND: launch, READY, VERIFY, the paused backing checked

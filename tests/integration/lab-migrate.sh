@@ -26,7 +26,7 @@ migrate() {
     out=$(tail -n 1 "$TEST_TMP/mig.out")
 }
 j() { printf '%s' "$out" | jq -r "$1"; }
-qemu_args() { tr '\0' ' ' <"/proc/$(info d1 .pid)/cmdline"; }
+qemu_args() { qemu_cmdline "$(info d1 .pid)"; }
 
 out=$("$VMCTL" launch d1 --memory 128M --backend /dev/dax0.0 --rate 5000 --ws 4096 --json 2>&1)
 is "the tiny guest launches on /dev/dax0.0" "$?" 0

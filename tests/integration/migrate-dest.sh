@@ -57,7 +57,7 @@ is "--dest-backend: exits 0" "$rc:$(head -c 300 "$TEST_TMP/mig.err")" 0:
 is "--dest-backend: PASS, 16384 pages compared, 0 differ" "$(j '[.verdict, .verify.pages.pages, .verify.pages.pages_differ] | @tsv')" \
     "$(printf 'PASS\t16384\t0')"
 is "the guest's RAM is the named file" "$(info s1 .spec.backend)" "$TEST_TMP/elsewhere/s1.ram"
-like "QEMU maps it" "$(tr '\0' ' ' <"/proc/$(info s1 .pid)/cmdline")" "$TEST_TMP/elsewhere/s1.ram"
+like "QEMU maps it" "$(qemu_cmdline "$(info s1 .pid)")" "$TEST_TMP/elsewhere/s1.ram"
 like "the guest still says VERIFY ok" "$(console s1 VERIFY)" '^VERIFY ok'
 check "the source's file is gone" test ! -e "$SHM/s1.ram.dst-1"
 # a relative path is the caller's, made absolute by vmctl

@@ -26,6 +26,23 @@ private_vmctld() {
     on_exit _private_vmctld_cleanup
 }
 
+# qemu_cmdline PID: a QEMU's command line on one line, each backing vmctld
+# passed by descriptor (mem-path /proc/self/fd/N) named by the file that
+# QEMU has open there
+qemu_cmdline() {
+    tr '\0' '\n' <"/proc/$1/cmdline" | while IFS= read -r _a; do
+        case $_a in
+        *'"mem-path":"/proc/self/fd/'*)
+            _n=${_a#*\"mem-path\":\"/proc/self/fd/}
+            _n=${_n%%\"*}
+            _t=$(readlink "/proc/$1/fd/$_n")
+            _a=$(printf '%s' "$_a" | sed "s|\"/proc/self/fd/$_n\"|\"$_t\"|")
+            ;;
+        esac
+        printf '%s ' "$_a"
+    done
+}
+
 # console NAME LINE [SECONDS]: the test guest's answer to LINE (a VERIFY,
 # OK or ERROR line) over its serial console; SECONDS defaults to
 # $CONSOLE_TIMEOUT or 60.
