@@ -490,8 +490,8 @@ static bool is_steady(GArray *samples)
  * and the identical pages merged (scanned) at each point. */
 static bool merge_phase(Run *r, json_object *ev, GError **error)
 {
-    json_object *sharing = vmctl_report_series_new("pages_sharing", "guest pages");
-    json_object *merged_s = vmctl_report_series_new("identical pages merged (page scan)", "guest pages");
+    json_object *sharing = vmctl_report_series_new("pages_sharing", "pages");
+    json_object *merged_s = vmctl_report_series_new("identical pages merged (page scan)", "pages");
     json_object *series = json_object_new_array();
     g_autoptr(GArray) samples = g_array_new(FALSE, FALSE, sizeof(Sample));
     uint64_t t0 = vmctl_now_ns(), identical = 0, sharing0;

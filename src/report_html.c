@@ -700,7 +700,7 @@ json_object *vmctl_report_series_new(const char *name, const char *y_label)
     json_object *s = json_object_new_object();
 
     vmctl_json_add_str(s, "name", name);
-    vmctl_json_add_str(s, "x_label", "time (s)");
+    vmctl_json_add_str(s, "x_label", "s");
     vmctl_json_add_str(s, "y_label", y_label);
     json_object_object_add(s, "points", json_object_new_array());
     return s;

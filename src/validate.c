@@ -574,8 +574,8 @@ static void rate_window_cb(bool end, void *data)
 static json_object *rate_series(const char *serial, double measured)
 {
     json_object *arr = json_object_new_array();
-    json_object *guest = vmctl_report_series_new("guest writes (its own counter)", "dirty pages/s");
-    json_object *qemu = vmctl_report_series_new("measured for the window", "dirty pages/s");
+    json_object *guest = vmctl_report_series_new("guest writes (its own counter)", "pages/s");
+    json_object *qemu = vmctl_report_series_new("measured for the window", "pages/s");
     uint64_t w0 = 0, ns0 = 0, first_ns = 0;
 
     for (unsigned i = 0; i < RATE_SERIES_SAMPLES; i++) {
@@ -790,8 +790,8 @@ static void migration_check(Runner *r, const char *id, const char *title, json_o
     vmctl_json_add_str(margs, "to", "local");
     {
         struct migration_poll mp = { .sock = sock, .name = name, .t0 = vmctl_now_ns(),
-                                     .transferred = vmctl_report_series_new("RAM transferred", "guest RAM (MiB)"),
-                                     .remaining = vmctl_report_series_new("RAM remaining", "guest RAM (MiB)") };
+                                     .transferred = vmctl_report_series_new("RAM transferred", "MiB"),
+                                     .remaining = vmctl_report_series_new("RAM remaining", "MiB") };
         GThread *th = g_thread_new("migration-poll", migration_poll_main, &mp);
 
         ret = vmctl_client_call(sock, "migrate", margs, false, &err);

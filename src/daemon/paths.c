@@ -185,6 +185,46 @@ static int openat2_beneath(int dirfd, const char *rel, uint64_t oflags, uint64_t
     return (int)fd;
 }
 
+/* Where openat2 is missing (a kernel before 5.6, or valgrind): the open
+ * follows the path as open(2) does, then the descriptor's own path is
+ * checked to lie beneath `dir` (it cannot change after the open). A file
+ * the open made outside is removed again. A name-prefix entry's file is
+ * opened O_NOFOLLOW from its directory. */
+static int open_checked_after(int dirfd, const char *dir, const char *rel, int oflags, mode_t mode,
+                              uint64_t resolve_flags)
+{
+    g_autofree char *full = g_build_filename(dir, rel, NULL);
+    g_autofree char *link = NULL, *real = NULL;
+    int fd;
+
+    if (resolve_flags & RESOLVE_NO_SYMLINKS)
+        return openat(dirfd, rel, oflags | O_NOFOLLOW, mode);
+    fd = open(full, (oflags & O_CREAT) ? oflags | O_NOFOLLOW : oflags, mode);
+    if (fd < 0)
+        return -1;
+    link = g_strdup_printf("/proc/self/fd/%d", fd);
+    real = g_file_read_link(link, NULL);
+    if (real && under(real, dir))
+        return fd;
+    if (real && (oflags & O_CREAT))
+        unlink(real);
+    close(fd);
+    errno = EXDEV;
+    return -1;
+}
+
+static int open_at(int dirfd, const char *dir, const char *rel, int oflags, mode_t mode, uint64_t resolve_flags)
+{
+    /* VMCTL_PATHS_FAULT=no-openat2 (a test control): as on a kernel without it */
+    int fd = g_strcmp0(g_getenv("VMCTL_PATHS_FAULT"), "no-openat2") == 0
+                 ? (errno = ENOSYS, -1)
+                 : openat2_beneath(dirfd, rel, (uint64_t)oflags, mode, resolve_flags);
+
+    if (fd < 0 && errno == ENOSYS)
+        fd = open_checked_after(dirfd, dir, rel, oflags, mode, resolve_flags);
+    return fd;
+}
+
 /* Open `path` with `oflags` beneath its allowed entry (see paths.h). */
 static int open_beneath(const char *const *allowed, const char *path, int oflags, bool create, bool *created,
                         GError **error)
@@ -217,11 +257,11 @@ static int open_beneath(const char *const *allowed, const char *path, int oflags
         return -1;
     }
     /* openat2 takes nothing but O_DIRECTORY and O_CLOEXEC beside O_PATH */
-    fd = openat2_beneath(dirfd, rel, (uint64_t)oflags | O_CLOEXEC | (oflags & O_PATH ? 0 : O_NOCTTY), 0, rflags);
+    fd = open_at(dirfd, dir, rel, oflags | O_CLOEXEC | (oflags & O_PATH ? 0 : O_NOCTTY), 0, rflags);
     if (fd < 0 && errno == EISDIR && (oflags & O_ACCMODE) != O_RDONLY)
-        fd = openat2_beneath(dirfd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, rflags);
+        fd = open_at(dirfd, dir, rel, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, rflags);
     if (fd < 0 && errno == ENOENT && create) {
-        fd = openat2_beneath(dirfd, rel, (uint64_t)oflags | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600, rflags);
+        fd = open_at(dirfd, dir, rel, oflags | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600, rflags);
         if (fd >= 0 && created)
             *created = true;
     }
@@ -233,9 +273,6 @@ static int open_beneath(const char *const *allowed, const char *path, int oflags
     if (e == EXDEV || e == ELOOP)
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "path '%s' leads outside the allowed paths (%s)", path,
                     list);
-    else if (e == ENOSYS)
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
-                    "cannot open '%s' beneath '%s': this kernel has no openat2 (5.6 or later needed)", path, dir);
     else
         g_set_error(error, VMCTL_ERROR, e == ENOENT ? VMCTL_ERROR_NOT_FOUND : VMCTL_ERROR_FAILED,
                     "cannot open '%s': %s", path, g_strerror(e));

@@ -58,50 +58,61 @@ out=$(req "{\"execute\":\"launch\",\"arguments\":{\"spec\":{\"name\":\"dd1\",\"m
 like "a '..' in a raw request is refused" "$out" "'\\.\\.'"
 check "dd1: no file was made" test ! -e "$O/dd.ram"
 
-# The check and QEMU's open are one: the daemon opens each backing beneath
-# its allowed directory (a symlink out is refused by the kernel at the
-# open) and hands QEMU that descriptor, so no later lookup of the name
-# happens. A path flipped between absent and a symlink to a file outside
-# while guests launch: the file outside is never written.
-# the victim has the guest's size: QEMU would map it and write guest RAM
-head -c 16M /dev/urandom >"$O/victim.ram"
-chmod 600 "$O/victim.ram"
-victim_sum=$(cksum <"$O/victim.ram")
-( while :; do ln -sfn "$O/victim.ram" "$A/flip.ram"; rm -f "$A/flip.ram"; done ) >/dev/null 2>&1 &
-flipper=$!
-on_exit "kill $flipper"
-launched=0
-for i in $(seq 1 40); do
-    if "$VMCTL" launch "flip$i" --memory 16M --backend "$A/flip.ram" --accel tcg >/dev/null 2>&1; then
-        launched=$((launched + 1))
-        "$VMCTL" kill "flip$i" >/dev/null 2>&1
-    fi
-done
-kill $flipper
-wait $flipper 2>/dev/null
-diag "$launched of 40 launches ran while '$A/flip.ram' flipped"
-is "the file outside was never written through the flipping symlink" "$(cksum <"$O/victim.ram")" "$victim_sum"
-rm -f "$A/flip.ram"
+# beneath N WHAT: the check and QEMU's open are one: the daemon opens each
+# backing beneath its allowed directory (a symlink out is refused by the
+# kernel at the open) and hands QEMU that descriptor, so no later lookup of
+# the name happens. A path flipped between absent and a symlink to a file
+# outside (of the guest's size: QEMU would map it and write guest RAM) while
+# guests launch: the file outside is never written. Run with openat2
+# (RESOLVE_BENEATH) and as on a kernel without it (VMCTL_PATHS_FAULT=
+# no-openat2: the descriptor's own path is checked after the open).
+beneath() {
+    head -c 16M /dev/urandom >"$O/victim.ram"
+    chmod 600 "$O/victim.ram"
+    victim_sum=$(cksum <"$O/victim.ram")
+    ( while :; do ln -sfn "$O/victim.ram" "$A/flip.ram"; rm -f "$A/flip.ram"; done ) >/dev/null 2>&1 &
+    flipper=$!
+    on_exit "kill $flipper"
+    launched=0
+    for i in $(seq 1 40); do
+        if "$VMCTL" launch "flip$i$1" --memory 16M --backend "$A/flip.ram" --accel tcg >/dev/null 2>&1; then
+            launched=$((launched + 1))
+            "$VMCTL" kill "flip$i$1" >/dev/null 2>&1
+        fi
+    done
+    kill $flipper
+    wait $flipper 2>/dev/null
+    diag "$launched of 40 launches ran while '$A/flip.ram' flipped"
+    is "$2: the file outside was never written through the flipping symlink" "$(cksum <"$O/victim.ram")" "$victim_sum"
+    rm -f "$A/flip.ram"
 
-# A migration's new backing (PATH.dst-N) and the source file it removes
-# after the hand-over are reached through the allowed directory too: a
-# directory of the source's path swapped for a symlink out after the
-# launch leads nowhere outside.
-mkdir -p "$A/d" "$O/swap"
-"$VMCTL" launch sw1 --memory 16M --backend "$A/d/sw1.ram" --accel tcg >/dev/null
-is "sw1 runs from a directory inside" "$(info sw1 .state)" running
-printf secret >"$O/swap/sw1.ram"
-chmod 600 "$O/swap/sw1.ram"
-mv "$A/d" "$A/d.moved"
-ln -s "$O/swap" "$A/d"
-out=$("$VMCTL" migrate sw1 --to local 2>&1); rc=$?
-diag "migrate: exit $rc: $out"
-check "no destination backing was made outside" test ! -e "$O/swap/sw1.ram.dst-1"
-is "the file outside with the source's name is intact" "$(cat "$O/swap/sw1.ram" 2>/dev/null)" secret
-is "the migration is refused (exit 2)" "$rc" 2
-like "naming the path and the list" "$out" "'$A/d/sw1.ram.dst-1' (leads|is) outside the allowed paths"
-is "the source runs on" "$(info sw1 .state)" running
-"$VMCTL" kill sw1 >/dev/null
+    # A migration's new backing (PATH.dst-N) and the source file it removes
+    # after the hand-over are reached through the allowed directory too: a
+    # directory of the source's path swapped for a symlink out after the
+    # launch leads nowhere outside.
+    rm -rf "$A/d" "$A/d.moved" "$O/swap"
+    mkdir -p "$A/d" "$O/swap"
+    "$VMCTL" launch sw$1 --memory 16M --backend "$A/d/sw$1.ram" --accel tcg >/dev/null
+    is "$2: sw$1 runs from a directory inside" "$(info sw$1 .state)" running
+    printf secret >"$O/swap/sw$1.ram"
+    chmod 600 "$O/swap/sw$1.ram"
+    mv "$A/d" "$A/d.moved"
+    ln -s "$O/swap" "$A/d"
+    out=$("$VMCTL" migrate sw$1 --to local 2>&1); rc=$?
+    diag "migrate: exit $rc: $out"
+    check "$2: no destination backing was made outside" test ! -e "$O/swap/sw$1.ram.dst-1"
+    is "$2: the file outside with the source's name is intact" "$(cat "$O/swap/sw$1.ram" 2>/dev/null)" secret
+    is "$2: the migration is refused (exit 2)" "$rc" 2
+    like "$2: naming the path and the list" "$out" "'$A/d/sw$1.ram.dst-1' (leads|is) outside the allowed paths"
+    is "$2: the source runs on" "$(info sw$1 .state)" running
+    "$VMCTL" kill sw$1 >/dev/null
+}
+beneath 1 "openat2"
+kill "$(daemon_pid)"
+i=0; while [ -S "$VMCTL_SOCKET" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+export VMCTL_PATHS_FAULT=no-openat2
+beneath 2 "without openat2"
+unset VMCTL_PATHS_FAULT
 kill "$(daemon_pid)"
 
 # --- the default list
