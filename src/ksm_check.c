@@ -17,6 +17,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -486,6 +487,19 @@ static bool is_steady(GArray *samples)
     return false;
 }
 
+static void G_GNUC_PRINTF(2, 3) say(Run *r, const char *fmt, ...)
+{
+    g_autofree char *line = NULL;
+    va_list ap;
+
+    if (!r->opts->progress)
+        return;
+    va_start(ap, fmt);
+    line = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    r->opts->progress(line, r->opts->progress_data);
+}
+
 /* Merge until pages_sharing is steady or the budget is spent; the curve
  * and the identical pages merged (scanned) at each point. */
 static bool merge_phase(Run *r, json_object *ev, GError **error)
@@ -527,6 +541,8 @@ static bool merge_phase(Run *r, json_object *ev, GError **error)
         }
         vmctl_report_series_add(sharing, t, now_sharing);
         vmctl_report_series_add(merged_s, t, merged);
+        say(r, "merging: %.1f s, pages_sharing %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+            " identical pages merged", t, now_sharing, merged, identical);
         {
             Sample now = { t, now_sharing, vmctl_ksm_counter(c, "full_scans") };
             g_array_append_val(samples, now);
@@ -772,14 +788,17 @@ static bool run_checks(Run *r, json_object *checks, GError **error)
     json_object *c;
 
     for (guint i = 0; i < r->guests->len; i++) {
+        say(r, "launching guest %u of %u", i + 1, r->guests->len);
         if (!guest_launch(r, r->guests->pdata[i], error))
             return false;
         if (g_cancellable_is_cancelled(r->cancel))
             return false;
     }
-    for (guint i = 0; i < r->guests->len; i++)
+    for (guint i = 0; i < r->guests->len; i++) {
+        say(r, "waiting for guest %u of %u to stamp its memory", i + 1, r->guests->len);
         if (!guest_ready(r, r->guests->pdata[i], error))
             return false;
+    }
     if (!set_knobs(r, error) || !merge_phase(r, pos_ev, error))
         return false;
     counters = vmctl_ksm_counters(error);
@@ -798,9 +817,11 @@ static bool run_checks(Run *r, json_object *checks, GError **error)
                     scans, MIN_FULL_SCANS);
         return false;
     }
+    say(r, "negative check: KSM pages in the guest RAM of the share=on file guests");
     if (!(c = negative_result(r, scans, error)))
         return false;
     json_object_array_add(checks, c);
+    say(r, "integrity: every guest's VERIFY");
     if (!(c = integrity_result(r, error)))
         return false;
     json_object_array_add(checks, c);
@@ -833,6 +854,7 @@ json_object *vmctl_ksm_check_run(const VmctlKsmCheckOpts *opts, GCancellable *ca
     }
     for (guint i = 0; i < r.guests->len; i++)
         n_launched += ((Guest *)r.guests->pdata[i])->launched;
+    say(&r, "stopping the guests, restoring the KSM settings");
     restore = teardown(&r, &restore_err);
     json_object_array_add(checks, restore);
     used = json_object_new_object();

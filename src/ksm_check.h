@@ -40,6 +40,10 @@ typedef struct {
     /* backing of the positive guests (default "anonymous"); a share=on file
      * here must make the positive control fail */
     const char *positive_backend;
+    /* where the run is, a line at a time (guests launched, each merge
+     * sample, the checks after it); may be NULL */
+    void (*progress)(const char *line, void *data);
+    void *progress_data;
 } VmctlKsmCheckOpts;
 
 void vmctl_ksm_check_opts_init(VmctlKsmCheckOpts *opts);

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     GCancellable *cancel;
@@ -105,6 +106,32 @@ static void print_report(json_object *report)
     }
 }
 
+struct progress {
+    bool tty;
+    bool shown;
+    uint64_t last_merge_ns; /* not a terminal: a merging line every few seconds */
+};
+
+#define PLAIN_MERGE_EVERY_NS (UINT64_C(5) * 1000000000)
+
+static void progress_line(const char *line, void *data)
+{
+    struct progress *p = data;
+
+    if (p->tty) {
+        fprintf(stderr, "\r\033[Kvmctl ksm-check: %s", line);
+        p->shown = true;
+        return;
+    }
+    if (g_str_has_prefix(line, "merging: ")) {
+        uint64_t now = vmctl_now_ns();
+        if (p->last_merge_ns && now - p->last_merge_ns < PLAIN_MERGE_EVERY_NS)
+            return;
+        p->last_merge_ns = now;
+    }
+    fprintf(stderr, "vmctl ksm-check: %s\n", line);
+}
+
 int cmd_ksm_check(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     g_autofree char *seconds = NULL, *memory = NULL, *same = NULL, *positive = NULL;
@@ -128,6 +155,7 @@ int cmd_ksm_check(int argc, char **argv, struct vmctl_ctx *ctx)
     g_autoptr(GPtrArray) neg = g_ptr_array_new();
     SignalState sig = { .cancel = cancel };
     VmctlKsmCheckOpts opts;
+    struct progress prog = { 0 };
     uint64_t v;
     guint id_int, id_term;
     bool locked;
@@ -176,6 +204,13 @@ int cmd_ksm_check(int argc, char **argv, struct vmctl_ctx *ctx)
     opts.negative_backends = neg->len > 1 ? (char **)neg->pdata : NULL;
     opts.positive_backend = positive;
     opts.socket_path = vmctl_client_socket_path(ctx->socket_path);
+    /* progress on stderr: rewritten in place on a terminal, plain lines
+     * otherwise, none under --json */
+    prog.tty = isatty(STDERR_FILENO);
+    if (!ctx->json) {
+        opts.progress = progress_line;
+        opts.progress_data = &prog;
+    }
 
     /* wait for another vmctl process using KSM before the signal handlers
      * go in: a Ctrl-C while waiting has nothing to undo */
@@ -183,6 +218,8 @@ int cmd_ksm_check(int argc, char **argv, struct vmctl_ctx *ctx)
     id_int = g_unix_signal_add(SIGINT, on_sigint, &sig);
     id_term = g_unix_signal_add(SIGTERM, on_sigterm, &sig);
     report = vmctl_ksm_check_run(&opts, cancel, &err);
+    if (prog.tty && prog.shown)
+        fputs("\r\033[K", stderr);
     g_source_remove(id_int);
     g_source_remove(id_term);
     if (locked)

@@ -86,8 +86,9 @@ else
 fi
 
 # --- the check as it is meant to run: all four verdicts pass
-"$VMCTL" ksm-check --json >"$TEST_TMP/pass.json"; rc=$?
+"$VMCTL" ksm-check --json >"$TEST_TMP/pass.json" 2>"$TEST_TMP/pass.err"; rc=$?
 is "ksm-check exits 0" "$rc" 0
+is "under --json no progress is printed" "$(grep -c '^vmctl ksm-check: ' "$TEST_TMP/pass.err")" 0
 J="$TEST_TMP/pass.json"
 q() { jq -r "$1" "$J"; }
 is "verdicts" "$(q '[.checks[] | .id + "=" + .status] | join(",")')" \
@@ -116,8 +117,15 @@ check "every knob equals the value this script saved" locked knobs_as_before
 check "no guest, QEMU or backing file is left" nothing_left "$(pid_of "$J")"
 
 # --- the negative check made to fail: guest RAM that KSM does merge
-"$VMCTL" ksm-check --negative-backend anonymous --memory 32M >"$TEST_TMP/neg.txt"; rc=$?
+"$VMCTL" ksm-check --negative-backend anonymous --memory 32M >"$TEST_TMP/neg.txt" 2>"$TEST_TMP/neg.err"; rc=$?
 is "a merged negative backing exits 1" "$rc" 1
+# not a terminal: progress as plain lines on stderr, the merging ones a few
+# seconds apart
+like "progress: the guests launched" "$(cat "$TEST_TMP/neg.err")" "^vmctl ksm-check: launching guest 1 of [0-9]+$"
+like "progress: the merge" "$(cat "$TEST_TMP/neg.err")" \
+    "^vmctl ksm-check: merging: [0-9.]+ s, pages_sharing [0-9]+, [0-9]+ of [0-9]+ identical pages merged$"
+like "progress: the settings restored" "$(cat "$TEST_TMP/neg.err")" "^vmctl ksm-check: stopping the guests, restoring the KSM settings$"
+is "no terminal control characters" "$(tr -d '\n' <"$TEST_TMP/neg.err" | grep -c "$(printf '\r')")" 0
 like "FAIL with the page count" "$(grep '^negative' "$TEST_TMP/neg.txt")" \
     "^negative +FAIL +[1-9][0-9]* KSM pages inside guest RAM: [0-9]+ in 'ksm-check-[0-9]+-neg1' \(anonymous, first at page"
 like "the positive control still passes" "$(grep '^positive' "$TEST_TMP/neg.txt")" "^positive +PASS"
@@ -167,13 +175,14 @@ interrupt() { # SIGNAL WAIT-FOR-MERGING
 }
 interrupt INT yes; rc=$?
 is "SIGINT mid-merge exits 2" "$rc" 2
-is "and says what it undid" "$(cat "$TEST_TMP/int.out")" \
+# (the progress lines before it aside)
+is "and says what it undid" "$(grep -v '^vmctl ksm-check: ' "$TEST_TMP/int.out")" \
     "vmctl: ksm-check was interrupted: 4 guests killed, KSM settings restored (SIGINT)"
 check "every knob equals the value saved before" locked knobs_as_before
 check "no guest, QEMU or backing file is left" nothing_left "$ipid"
 interrupt TERM no; rc=$?
 is "SIGTERM while launching exits 2" "$rc" 2
-like "interrupted" "$(cat "$TEST_TMP/int.out")" "^vmctl: ksm-check was interrupted: [0-9] guests killed, KSM settings restored \(SIGTERM\)$"
+like "interrupted" "$(grep -v '^vmctl ksm-check: ' "$TEST_TMP/int.out")" "^vmctl: ksm-check was interrupted: [0-9] guests killed, KSM settings restored \(SIGTERM\)$"
 check "every knob equals the value saved before" locked knobs_as_before
 check "no guest, QEMU or backing file is left" nothing_left "$ipid"
 
