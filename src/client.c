@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -283,4 +284,98 @@ json_object *vmctl_client_call_events(const char *socket_path, const char *comma
     EventSink sink = { cb, user_data, -1 };
 
     return client_call(socket_path, command, args, autostart, &sink, error);
+}
+
+/* The last non-empty line of a log, for a one-line error. */
+static char *log_last_line(const char *path)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return NULL;
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = g_strv_length(lines); i > 0; i--)
+        if (*g_strstrip(lines[i - 1]))
+            return g_strdup(lines[i - 1]);
+    return NULL;
+}
+
+pid_t vmctl_client_daemon_spawn(const char *socket_path, const char *state_dir, const char *const *extra,
+                                const char *log_path, GError **error)
+{
+    g_autofree char *bin = daemon_binary();
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    int pfd[2], r;
+    pid_t pid;
+    char c;
+    struct pollfd p;
+
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "pipe: %s", g_strerror(errno));
+        return 0;
+    }
+    g_ptr_array_add(argv, g_strdup(bin));
+    g_ptr_array_add(argv, g_strdup("--socket"));
+    g_ptr_array_add(argv, g_strdup(socket_path));
+    g_ptr_array_add(argv, g_strdup("--state-dir"));
+    g_ptr_array_add(argv, g_strdup(state_dir));
+    g_ptr_array_add(argv, g_strdup("--ready-fd"));
+    g_ptr_array_add(argv, g_strdup_printf("%d", pfd[1]));
+    for (size_t i = 0; extra && extra[i]; i++)
+        g_ptr_array_add(argv, g_strdup(extra[i]));
+    g_ptr_array_add(argv, NULL);
+    pid = fork();
+    if (pid < 0) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "fork: %s", g_strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        return 0;
+    }
+    if (pid == 0) {
+        int lfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+        fcntl(pfd[1], F_SETFD, 0);
+        if (lfd >= 0) {
+            dup2(lfd, STDOUT_FILENO);
+            dup2(lfd, STDERR_FILENO);
+        }
+        lfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (lfd >= 0)
+            dup2(lfd, STDIN_FILENO);
+        execv(bin, (char **)argv->pdata);
+        _exit(127);
+    }
+    close(pfd[1]);
+    p = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
+    do
+        r = poll(&p, 1, DAEMON_START_TIMEOUT_MS);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0 || read(pfd[0], &c, 1) != 1) {
+        g_autofree char *why = log_last_line(log_path);
+
+        close(pfd[0]);
+        vmctl_client_daemon_stop(pid);
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "vmctld '%s' did not start: %s", bin,
+                    why ? why : r == 0 ? "no answer within 10 s" : "it exited");
+        return 0;
+    }
+    close(pfd[0]);
+    return pid;
+}
+
+void vmctl_client_daemon_stop(pid_t pid)
+{
+    int status;
+
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 50; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return;
+        g_usleep(100000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -28,3 +29,15 @@ typedef void (*VmctlClientEventFunc)(const char *name, json_object *data, void *
  * the call and streams progress meanwhile. */
 json_object *vmctl_client_call_events(const char *socket_path, const char *command, json_object *args,
                                       bool autostart, VmctlClientEventFunc cb, void *user_data, GError **error);
+
+/* A vmctld of this process's own (its child, not detached): `socket_path`,
+ * `state_dir`, then the `extra` arguments (NULL-terminated, may be NULL),
+ * its output appended to `log_path`. Returns its pid once the socket
+ * listens; 0 with why (the last line of its log) when it did not start.
+ * End it with vmctl_client_daemon_stop(). */
+pid_t vmctl_client_daemon_spawn(const char *socket_path, const char *state_dir, const char *const *extra,
+                                const char *log_path, GError **error);
+
+/* SIGTERM to a vmctld from vmctl_client_daemon_spawn(), and reap it
+ * (SIGKILL when it has not exited within 5 s). */
+void vmctl_client_daemon_stop(pid_t pid);

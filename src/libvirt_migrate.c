@@ -5,6 +5,8 @@
 #include "libvirt_migrate.h"
 
 #include <arpa/inet.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,4 +149,89 @@ json_object *vmctl_lvm_metadata_spec(const char *xml)
         return NULL;
     }
     return j;
+}
+
+static void lvm_silent(void *data, virErrorPtr err)
+{
+    (void)data;
+    (void)err; /* reported once, by the caller, with its context */
+}
+
+/* libvirt's last error of this thread, on one line. */
+static char *lvm_last_error(void)
+{
+    const char *m = virGetLastErrorMessage();
+    char *s = g_strdup(m && *m ? m : "unknown libvirt error");
+
+    g_strdelimit(s, "\r\n", ' ');
+    return s;
+}
+
+static virConnectPtr lvm_open(const char *uri, GError **error)
+{
+    virConnectPtr c;
+
+    virSetErrorFunc(NULL, lvm_silent);
+    c = virConnectOpen(uri);
+    if (!c) {
+        g_autofree char *why = lvm_last_error();
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot connect to libvirt at '%s': %s", uri, why);
+    }
+    return c;
+}
+
+static char *lvm_version(unsigned long long v)
+{
+    return g_strdup_printf("%llu.%llu.%llu", v / 1000000, v / 1000 % 1000, v % 1000);
+}
+
+json_object *vmctl_lvm_facts(const char *uri, GError **error)
+{
+    virConnectPtr c = lvm_open(uri, error);
+    json_object *o;
+    unsigned long lib = 0, hv = 0;
+    const char *type;
+    char *s;
+
+    if (!c)
+        return NULL;
+    o = json_object_new_object();
+    vmctl_json_add_str(o, "uri", uri);
+    if ((s = virConnectGetHostname(c))) {
+        vmctl_json_add_str(o, "hostname", s);
+        free(s);
+    }
+    if (virConnectGetLibVersion(c, &lib) == 0) {
+        g_autofree char *v = lvm_version(lib);
+        vmctl_json_add_str(o, "libvirt_version", v);
+    }
+    if ((type = virConnectGetType(c)))
+        vmctl_json_add_str(o, "hypervisor", type);
+    if (virConnectGetVersion(c, &hv) == 0 && hv) {
+        g_autofree char *v = lvm_version(hv);
+        vmctl_json_add_str(o, "hypervisor_version", v);
+    }
+    virConnectClose(c);
+    return o;
+}
+
+bool vmctl_lvm_destroy(const char *uri, const char *name, GError **error)
+{
+    virConnectPtr c = lvm_open(uri, error);
+    virDomainPtr d;
+    bool ok = true;
+
+    if (!c)
+        return false;
+    d = virDomainLookupByName(c, name);
+    if (d && virDomainDestroy(d) < 0) {
+        g_autofree char *why = lvm_last_error();
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot destroy guest '%s' in libvirt at '%s': %s", name,
+                    uri, why);
+        ok = false;
+    }
+    if (d)
+        virDomainFree(d);
+    virConnectClose(c);
+    return ok;
 }

@@ -8,6 +8,7 @@
 
 #include <glib.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -34,3 +35,12 @@ char *vmctl_lvm_metadata_xml(json_object *spec);
 /* And back, from what virDomainGetMetadata returns (attributes allowed);
  * NULL when it is not a JSON object. */
 json_object *vmctl_lvm_metadata_spec(const char *xml);
+
+/* What a libvirtd says of itself: {"uri", "hostname", "libvirt_version",
+ * "hypervisor", "hypervisor_version"} (members it does not answer are
+ * left out). An unreachable URI is an error naming it, on one line. */
+json_object *vmctl_lvm_facts(const char *uri, GError **error);
+
+/* Destroy the domain `name` in the libvirtd at `uri`, if it is there;
+ * false (with why) only when the libvirtd cannot be reached or refuses. */
+bool vmctl_lvm_destroy(const char *uri, const char *name, GError **error);

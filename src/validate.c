@@ -9,6 +9,7 @@
 #include "dirty_rate.h"
 #include "dirty_track.h"
 #include "ksm_check.h"
+#include "libvirt_migrate.h"
 #include "migrate.h"
 #include "pmem_backend.h"
 #include "probe_backing.h"
@@ -829,6 +830,229 @@ out:
     emit(r, &res);
 }
 
+#define PEER_DEFAULT_LOCAL "qemu:///system"
+
+bool vmctl_validate_peer_uri_check(const char *uri, GError **error)
+{
+    g_autoptr(GError) e = NULL;
+    g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_NONE, &e);
+
+    if (!u || !g_uri_get_scheme(u) || !*g_uri_get_scheme(u)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "'%s' is not a libvirt URI (like qemu+tcp://HOST/system)%s%s",
+                    uri, e ? ": " : "", e ? e->message : "");
+        return false;
+    }
+    return true;
+}
+
+/* The first differing pages a migration's proof names: "pc.ram page 1234, ...". */
+static char *migration_first_pages(json_object *verify)
+{
+    json_object *b = json_object_object_get(json_object_object_get(verify, "pages"), "blocks");
+    GString *s = g_string_new(NULL);
+
+    for (size_t i = 0; b && i < json_object_array_length(b); i++) {
+        json_object *blk = json_object_array_get_idx(b, i);
+        json_object *first = json_object_object_get(blk, "first");
+
+        for (size_t k = 0; first && k < json_object_array_length(first) && k < 4; k++)
+            g_string_append_printf(s, "%s%s page %" PRId64, s->len ? ", " : "",
+                                   json_object_get_string(json_object_object_get(blk, "name")),
+                                   json_object_get_int64(json_object_object_get(json_object_array_get_idx(first, k),
+                                                                                "page")));
+    }
+    return g_string_free(s, s->len == 0);
+}
+
+struct peer_series {
+    uint64_t t0;
+    json_object *transferred, *remaining;
+};
+
+/* The driver's migration-progress events, for the report's plot. */
+static void peer_event(const char *name, json_object *data, void *user)
+{
+    struct peer_series *ps = user;
+    double t = (double)(vmctl_now_ns() - ps->t0) / 1e9;
+
+    if (g_strcmp0(name, "migration-progress") != 0)
+        return;
+    vmctl_report_series_add(ps->transferred, t,
+                            (double)json_object_get_int64(json_object_object_get(data, "transferred")) / (double)MiB);
+    vmctl_report_series_add(ps->remaining, t,
+                            (double)json_object_get_int64(json_object_object_get(data, "remaining")) / (double)MiB);
+}
+
+/* One live migration of the tiny guest from this host's libvirt to the
+ * peer's, through the libvirt driver of the private vmctld at `sock`,
+ * with the driver's page-level proof; the guest is ended on both sides
+ * afterwards. */
+static void peer_check(Runner *r, const char *sock, const char *local, json_object *local_facts, const char *peer,
+                       unsigned n)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(json_object) facts = vmctl_lvm_facts(peer, &err);
+    const char *host = facts ? json_object_get_string(json_object_object_get(facts, "hostname")) : NULL;
+    g_autofree char *id = g_strdup_printf("migration/peer/%s", host && *host ? host : peer);
+    g_autofree char *title = g_strdup_printf("live migration to peer '%s' (libvirt), no page lost",
+                                             host && *host ? host : peer);
+    g_autofree char *name = g_strdup_printf("validate-peer-%d-%u", (int)getpid(), n);
+    g_autofree char *known = NULL, *first = NULL;
+    g_autoptr(json_object) spec = json_object_new_object();
+    g_autoptr(json_object) args = json_object_new_object();
+    g_autoptr(json_object) margs = json_object_new_object();
+    g_autoptr(json_object) kargs = json_object_new_object();
+    g_autoptr(json_object) info = NULL, ret = NULL, killed = NULL;
+    g_autoptr(GString) blocks = g_string_new(NULL);
+    json_object *tp = json_object_new_object();
+    const char *verdict, *fault = g_getenv("VMCTL_MIGRATE_FAULT");
+    VmctlCheckResult res = { 0 };
+    struct peer_series ps = { 0 };
+    uint64_t compared = 0, differ;
+    bool launched = false;
+
+    begin(r, id, title);
+    if (!facts) {
+        result_set(&res, VMCTL_CHECK_ERROR, "%s", err->message);
+        res.evidence = json_object_new_object();
+        vmctl_json_add_str(res.evidence, "peer_uri", peer);
+        emit(r, &res);
+        return;
+    }
+    vmctl_json_add_str(spec, "name", name);
+    vmctl_json_add_str(spec, "memory", "128M");
+    vmctl_json_add_u64(tp, "rate", 5000);
+    json_object_object_add(spec, "tiny", tp);
+    json_object_object_add(args, "spec", json_object_get(spec));
+    vmctl_json_add_str(kargs, "name", name);
+    info = vmctl_client_call(sock, "launch", args, false, &err);
+    if (!info) {
+        result_set(&res, VMCTL_CHECK_ERROR, "%s", err->message);
+        goto out;
+    }
+    launched = true;
+    if (!wait_console(json_object_get_string(json_object_object_get(info, "console_log")), "READY", 60)) {
+        result_set(&res, VMCTL_CHECK_ERROR, "guest '%s' did not report READY within 60 s", name);
+        goto out;
+    }
+    vmctl_json_add_str(margs, "name", name);
+    vmctl_json_add_str(margs, "to", peer);
+    /* the tests make this check fail on purpose: VMCTL_MIGRATE_FAULT=dst-page:N */
+    if (fault && *fault)
+        vmctl_json_add_str(margs, "fault", fault);
+    ps.t0 = vmctl_now_ns();
+    ps.transferred = vmctl_report_series_new("RAM transferred", "MiB");
+    ps.remaining = vmctl_report_series_new("RAM remaining", "MiB");
+    ret = vmctl_client_call_events(sock, "migrate", margs, false, peer_event, &ps, &err);
+    if (!ret) {
+        result_set(&res, VMCTL_CHECK_ERROR, "%s", err->message);
+        goto out;
+    }
+    res.evidence = json_object_get(ret);
+    if (json_object_array_length(json_object_object_get(ps.transferred, "points")) > 1) {
+        json_object *series = json_object_new_array();
+
+        json_object_array_add(series, g_steal_pointer(&ps.transferred));
+        json_object_array_add(series, g_steal_pointer(&ps.remaining));
+        json_object_object_add(res.evidence, "series", series);
+    }
+    verdict = json_object_get_string(json_object_object_get(ret, "verdict"));
+    differ = migration_pages_differ(json_object_object_get(ret, "verify"), &compared, blocks);
+    first = migration_first_pages(json_object_object_get(ret, "verify"));
+    known = vmctl_migrate_known_bug(ret);
+    {
+        VmctlCheckStatus st = g_strcmp0(verdict, "PASS") == 0 ? VMCTL_CHECK_PASS
+                              : g_strcmp0(verdict, "FAIL") == 0 ? VMCTL_CHECK_FAIL
+                                                                : VMCTL_CHECK_ERROR; /* nothing compared: no proof */
+        json_object *stamps = json_object_object_get(json_object_object_get(ret, "verify"), "stamps");
+
+        result_set(&res, st,
+                   "%s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " pages differ (%s)%s%s; stamps %" PRId64
+                   " bad of %" PRId64 "; guest %s; peer %s: libvirt %s, %s %s%s%s",
+                   verdict ? verdict : "no verdict", differ, compared, blocks->len ? blocks->str : "not compared",
+                   first ? ", first " : "", first ? first : "",
+                   json_object_get_int64(json_object_object_get(stamps, "bad")),
+                   json_object_get_int64(json_object_object_get(stamps, "checked")),
+                   json_object_get_string(json_object_object_get(json_object_object_get(ret, "verify"), "guest"))
+                       ?: "not asked",
+                   host ? host : peer, json_object_get_string(json_object_object_get(facts, "libvirt_version")) ?: "?",
+                   json_object_get_string(json_object_object_get(facts, "hypervisor")) ?: "hypervisor",
+                   json_object_get_string(json_object_object_get(facts, "hypervisor_version")) ?: "?",
+                   known ? "; " : "", known ? known : "");
+    }
+out:
+    if (!res.evidence)
+        res.evidence = json_object_new_object();
+    json_object_put(ps.transferred);
+    json_object_put(ps.remaining);
+    json_object_object_add(res.evidence, "peer", json_object_get(facts));
+    json_object_object_add(res.evidence, "local", json_object_get(local_facts));
+    /* wherever the guest is now: the source (a migration that failed) or
+     * the peer (migrated, or kept paused there when it differs) */
+    if (launched) {
+        g_autoptr(GError) derr = NULL;
+
+        killed = vmctl_client_call(sock, "kill", kargs, false, NULL);
+        if (!vmctl_lvm_destroy(peer, name, &derr))
+            vmctl_json_add_str(res.evidence, "peer_cleanup", derr->message);
+    }
+    emit(r, &res);
+}
+
+/* Remove a directory tree of validate's own (no symlink is followed). */
+static void remove_tree(const char *path)
+{
+    g_autoptr(GDir) d = g_file_test(path, G_FILE_TEST_IS_SYMLINK) ? NULL : g_dir_open(path, 0, NULL);
+    const char *e;
+
+    while (d && (e = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(path, e, NULL);
+
+        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+            remove_tree(p);
+        else
+            g_unlink(p);
+    }
+    g_rmdir(path);
+}
+
+/* --peer URI...: the migration checks between this host's libvirt
+ * (--peer-local) and each peer, through a private vmctld with the libvirt
+ * driver (its socket and state under `dir`), stopped afterwards. */
+static void group_migration_peers(Runner *r, const char *dir)
+{
+    const char *local = r->opts->peer_local ? r->opts->peer_local : PEER_DEFAULT_LOCAL;
+    g_autofree char *sock = g_build_filename(dir, "peer.sock", NULL);
+    g_autofree char *state = g_build_filename(dir, "ps", NULL); /* short: the guests' sockets go under it */
+    g_autofree char *log = g_build_filename(dir, "peer-vmctld.log", NULL);
+    const char *extra[] = { "--driver", "libvirt", "--connect", local, NULL };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(json_object) local_facts = vmctl_lvm_facts(local, &err);
+    pid_t pid = 0;
+
+    if (local_facts)
+        pid = vmctl_client_daemon_spawn(sock, state, extra, log, &err);
+    for (unsigned i = 0; r->opts->peers[i]; i++) {
+        if (!pid) {
+            /* no local side: every peer's row says why, on one line */
+            g_autofree char *id = g_strdup_printf("migration/peer/%s", r->opts->peers[i]);
+            g_autofree char *title = g_strdup_printf("live migration to peer '%s' (libvirt), no page lost",
+                                                     r->opts->peers[i]);
+            VmctlCheckResult res = { 0 };
+
+            begin(r, id, title);
+            result_set(&res, VMCTL_CHECK_ERROR, "this host's side (--peer-local '%s'): %s", local, err->message);
+            res.evidence = json_object_new_object();
+            vmctl_json_add_str(res.evidence, "peer_uri", r->opts->peers[i]);
+            emit(r, &res);
+            continue;
+        }
+        peer_check(r, sock, local, local_facts, r->opts->peers[i], i);
+    }
+    vmctl_client_daemon_stop(pid);
+    remove_tree(state);
+}
+
 /* Migration with page-level verification: the tiny guest under KVM where
  * it runs natively, and (not with --quick) the Linux guest under TCG with
  * its NVDIMM content. Backings go in a temporary directory. */
@@ -878,6 +1102,8 @@ static void group_migration(Runner *r)
         migration_check(r, "migration/linux-nvdimm", "live migration, Linux guest with NVDIMM, no page lost",
                         lx, 180);
     }
+    if (r->opts->peers && r->opts->peers[0])
+        group_migration_peers(r, dir);
     {
         g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
         const char *e;

@@ -27,6 +27,8 @@ typedef struct {
     bool quick;           /* --quick: the short variant of every check */
     char **backends;      /* --backend SPEC..., NULL-terminated, may be NULL */
     char **only;          /* --only GROUP...: run just these groups (NULL: all) */
+    char **peers;         /* --peer URI...: libvirtds the migration checks also migrate to (may be NULL) */
+    const char *peer_local; /* --peer-local URI: this host's libvirt for them (NULL: qemu:///system) */
 } VmctlValidateOpts;
 
 /* The names --only takes: kvm-device, backend, dirty-log (with the
@@ -38,6 +40,10 @@ typedef struct {
     const char *id;    /* stable key: "kvm-device", "dirty-log/anonymous/ring" */
     const char *title; /* one line for the report */
 } VmctlCheckInfo;
+
+/* A --peer or --peer-local value: a URI with a scheme ("qemu+tcp://HOST/system");
+ * else an error naming it. */
+bool vmctl_validate_peer_uri_check(const char *uri, GError **error);
 
 /* Called before each check (result NULL) and after it. */
 typedef void (*VmctlValidateProgress)(const VmctlCheckInfo *info, const VmctlCheckResult *result, void *data);

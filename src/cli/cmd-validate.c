@@ -161,8 +161,8 @@ static void print_labs(json_object *labs, json_object *matrix)
 int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     gboolean quick = FALSE, tap = FALSE;
-    g_autofree char *html = NULL, *lab = NULL, *only = NULL;
-    g_auto(GStrv) backends = NULL, lab_kernels = NULL, only_groups = NULL;
+    g_autofree char *html = NULL, *lab = NULL, *only = NULL, *peer_local = NULL;
+    g_auto(GStrv) backends = NULL, lab_kernels = NULL, only_groups = NULL, peers = NULL;
     g_autoptr(GError) error = NULL;
     const GOptionEntry entries[] = {
         { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "the short variant of every check (under 60 s)", NULL },
@@ -176,6 +176,12 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
           "also run the KVM and DAX checks in a lab for each of these kernels (see vmctl lab) and add their "
           "sections and a kernel x check matrix",
           "K,K,..." },
+        { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &peers,
+          "also migrate between this host and the libvirtd at URI, verified page by page (migration group; "
+          "repeatable)",
+          "URI" },
+        { "peer-local", 0, 0, G_OPTION_ARG_STRING, &peer_local,
+          "this host's libvirt URI for --peer (default qemu:///system)", "URI" },
         { NULL },
     };
     g_autoptr(json_object) report = NULL;
@@ -200,6 +206,16 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
         if (!vmctl_validate_groups_check(only_groups, &error))
             return vmctl_cli_fail(error), VMCTL_EXIT_USAGE;
     }
+    for (size_t i = 0; peers && peers[i]; i++)
+        if (!vmctl_validate_peer_uri_check(peers[i], &error))
+            return vmctl_cli_failf("--peer %s", error->message), VMCTL_EXIT_USAGE;
+    if (peer_local && !vmctl_validate_peer_uri_check(peer_local, &error))
+        return vmctl_cli_failf("--peer-local %s", error->message), VMCTL_EXIT_USAGE;
+    if (peer_local && !peers)
+        return vmctl_cli_failf("--peer-local '%s' needs --peer", peer_local), VMCTL_EXIT_USAGE;
+    if (peers && only_groups && !g_strv_contains((const char *const *)only_groups, "migration"))
+        return vmctl_cli_failf("--peer runs in the migration checks: --only '%s' leaves them out", only),
+               VMCTL_EXIT_USAGE;
     if (lab) {
         lab_kernels = g_strsplit(lab, ",", -1);
         for (size_t i = 0; lab_kernels[i]; i++)
@@ -209,6 +225,8 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
     opts.quick = quick;
     opts.backends = backends;
     opts.only = only_groups;
+    opts.peers = peers;
+    opts.peer_local = peer_local;
     pc.human = !ctx->json && !tap;
     pc.tap = tap;
     pc.tty = isatty(STDOUT_FILENO);
