@@ -1,0 +1,194 @@
+/* test-report-compare.c: two validate reports compared. The fixtures are
+ * the real report of this host (tests/data/report/kvm.json) and a copy of it
+ * made to change (tests/data/report/compare/kvm-changed.json: one check
+ * flipped to FAIL, the migration's elapsed time doubled). */
+#include "config.h"
+
+#include "report_formats.h"
+
+#include <string.h>
+
+static json_object *load(const char *dir, const char *name)
+{
+    g_autofree char *in = g_test_build_filename(G_TEST_DIST, "data", dir, name, NULL);
+    json_object *r = json_object_from_file(in);
+
+    g_assert_nonnull(r);
+    return r;
+}
+
+static json_object *change_of(json_object *cmp, const char *kind, const char *id)
+{
+    json_object *changes = json_object_object_get(cmp, "changes");
+
+    for (size_t i = 0; i < json_object_array_length(changes); i++) {
+        json_object *c = json_object_array_get_idx(changes, i);
+
+        if (g_strcmp0(json_object_get_string(json_object_object_get(c, "kind")), kind) == 0 &&
+            g_strcmp0(json_object_get_string(json_object_object_get(c, "id")), id) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static const char *sget(json_object *o, const char *key)
+{
+    return json_object_get_string(json_object_object_get(o, key));
+}
+
+static int64_t iget(json_object *o, const char *key)
+{
+    return json_object_get_int64(json_object_object_get(o, key));
+}
+
+static void test_same(void)
+{
+    g_autoptr(json_object) r = load("report", "kvm.json");
+    g_autoptr(json_object) cmp = vmctl_report_compare(r, r);
+
+    g_assert_cmpuint(json_object_array_length(json_object_object_get(cmp, "changes")), ==, 0);
+    g_assert_cmpint(iget(cmp, "regressions"), ==, 0);
+}
+
+static void test_regression(void)
+{
+    g_autoptr(json_object) old_r = load("report", "kvm.json");
+    g_autoptr(json_object) new_r = load("report/compare", "kvm-changed.json");
+    g_autoptr(json_object) cmp = vmctl_report_compare(old_r, new_r);
+    json_object *st = change_of(cmp, "status", "dirty-log/memfd/ring");
+    json_object *fig = change_of(cmp, "figure", "migration_elapsed_seconds migration/tiny");
+
+    g_assert_nonnull(st);
+    g_assert_cmpstr(sget(st, "old"), ==, "PASS");
+    g_assert_cmpstr(sget(st, "new"), ==, "FAIL");
+    g_assert_true(json_object_get_boolean(json_object_object_get(st, "regression")));
+    g_assert_nonnull(fig);
+    g_assert_cmpstr(sget(fig, "direction"), ==, "worse");
+    g_assert_true(json_object_get_boolean(json_object_object_get(fig, "regression")));
+    g_assert_cmpfloat_with_epsilon(json_object_get_double(json_object_object_get(fig, "old")), 2.393, 1e-9);
+    g_assert_cmpfloat_with_epsilon(json_object_get_double(json_object_object_get(fig, "new")), 4.8, 1e-9);
+    g_assert_cmpfloat_with_epsilon(json_object_get_double(json_object_object_get(fig, "band")), 1.1965, 1e-9);
+    /* nothing else moved */
+    g_assert_cmpuint(json_object_array_length(json_object_object_get(cmp, "changes")), ==, 2);
+    g_assert_cmpint(iget(cmp, "regressions"), ==, 2);
+}
+
+/* The other way round: FAIL -> PASS and a time that halved are improvements. */
+static void test_improvement(void)
+{
+    g_autoptr(json_object) old_r = load("report/compare", "kvm-changed.json");
+    g_autoptr(json_object) new_r = load("report", "kvm.json");
+    g_autoptr(json_object) cmp = vmctl_report_compare(old_r, new_r);
+    json_object *fig = change_of(cmp, "figure", "migration_elapsed_seconds migration/tiny");
+
+    g_assert_cmpint(iget(cmp, "regressions"), ==, 0);
+    g_assert_cmpint(iget(cmp, "improvements"), ==, 2);
+    g_assert_false(json_object_get_boolean(json_object_object_get(change_of(cmp, "status", "dirty-log/memfd/ring"),
+                                                                  "regression")));
+    g_assert_cmpstr(sget(fig, "direction"), ==, "better");
+}
+
+/* Within the band nothing is listed; beyond it, the worse way only counts. */
+static void test_bands(void)
+{
+    g_autoptr(json_object) old_r = load("report", "kvm.json");
+    g_autoptr(json_object) new_r = load("report", "kvm.json");
+    json_object *checks = json_object_object_get(new_r, "checks");
+    g_autoptr(json_object) cmp = NULL;
+
+    for (size_t i = 0; i < json_object_array_length(checks); i++) {
+        json_object *c = json_object_array_get_idx(checks, i), *ev = json_object_object_get(c, "evidence");
+        const char *id = sget(c, "id");
+
+        if (strcmp(id, "dirty-rate/kvm") == 0) /* 0.974 -> 1.03: moved 0.056, and farther from 1 */
+            json_object_object_add(ev, "ratio", json_object_new_double(1.03));
+        if (strcmp(id, "dirty-rate/tcg") == 0) /* 1.024 -> 1.05: within 0.05 */
+            json_object_object_add(ev, "ratio", json_object_new_double(1.05));
+        if (strcmp(id, "ksm/positive") == 0) /* 7674/7678 -> 7400/7678 = 0.964: down 0.036 */
+            json_object_object_add(ev, "merged_pages", json_object_new_int64(7400));
+    }
+    cmp = vmctl_report_compare(old_r, new_r);
+    g_assert_null(change_of(cmp, "figure", "dirty_rate_ratio dirty-rate/tcg"));
+    g_assert_cmpstr(sget(change_of(cmp, "figure", "dirty_rate_ratio dirty-rate/kvm"), "direction"), ==, "worse");
+    g_assert_cmpstr(sget(change_of(cmp, "figure", "ksm_merged_ratio ksm/positive"), "direction"), ==, "worse");
+    g_assert_cmpint(iget(cmp, "regressions"), ==, 2);
+}
+
+/* New and removed checks, status changes that are no regression, and host facts. */
+static void test_checks_and_host(void)
+{
+    g_autoptr(json_object) old_r = json_tokener_parse(
+        "{\"checks\": [{\"id\": \"a\", \"status\": \"PASS\"}, {\"id\": \"gone\", \"status\": \"PASS\"},"
+        " {\"id\": \"c\", \"status\": \"PASS\"}, {\"id\": \"d\", \"status\": \"ERROR\"}],"
+        " \"host\": {\"kernel\": {\"release\": \"6.1.0\"}, \"kvm\": {\"available\": true, \"module\": \"kvm_intel\"},"
+        "          \"qemu\": {\"version\": \"7.2.22\"}, \"libvirt\": {\"library_version\": \"9.0.0\"},"
+        "          \"memory\": {\"thp\": \"madvise\"}}}");
+    g_autoptr(json_object) new_r = json_tokener_parse(
+        "{\"checks\": [{\"id\": \"a\", \"status\": \"NOT APPLICABLE\"}, {\"id\": \"new-bad\", \"status\": \"FAIL\"},"
+        " {\"id\": \"new-ok\", \"status\": \"PASS\"}, {\"id\": \"c\", \"status\": \"ERROR\"},"
+        " {\"id\": \"d\", \"status\": \"FAIL\"}],"
+        " \"host\": {\"kernel\": {\"release\": \"6.12.6\"}, \"kvm\": {\"available\": true, \"module\": \"kvm_intel\"},"
+        "          \"qemu\": {\"version\": \"9.2.0\"}, \"libvirt\": {\"library_version\": \"9.0.0\"},"
+        "          \"memory\": {\"thp\": \"always\"}}}");
+    g_autoptr(json_object) cmp = vmctl_report_compare(old_r, new_r);
+    json_object *c;
+
+    c = change_of(cmp, "status", "a"); /* no longer measured: listed, not a regression */
+    g_assert_false(json_object_get_boolean(json_object_object_get(c, "regression")));
+    c = change_of(cmp, "added", "new-bad");
+    g_assert_true(json_object_get_boolean(json_object_object_get(c, "regression")));
+    c = change_of(cmp, "added", "new-ok");
+    g_assert_false(json_object_get_boolean(json_object_object_get(c, "regression")));
+    c = change_of(cmp, "removed", "gone");
+    g_assert_cmpstr(sget(c, "old"), ==, "PASS");
+    g_assert_null(json_object_object_get(c, "new"));
+    c = change_of(cmp, "status", "c");
+    g_assert_true(json_object_get_boolean(json_object_object_get(c, "regression")));
+    c = change_of(cmp, "status", "d"); /* ERROR -> FAIL: was already bad */
+    g_assert_false(json_object_get_boolean(json_object_object_get(c, "regression")));
+    g_assert_cmpstr(sget(change_of(cmp, "host", "kernel release"), "new"), ==, "6.12.6");
+    g_assert_cmpstr(sget(change_of(cmp, "host", "qemu version"), "old"), ==, "7.2.22");
+    g_assert_cmpstr(sget(change_of(cmp, "host", "thp"), "new"), ==, "always");
+    g_assert_null(change_of(cmp, "host", "libvirt version"));
+    g_assert_null(change_of(cmp, "host", "kvm module"));
+    g_assert_cmpint(iget(cmp, "regressions"), ==, 2);
+    g_assert_cmpuint(json_object_array_length(json_object_object_get(cmp, "changes")), ==, 9);
+}
+
+static void test_invalid(void)
+{
+    static const struct {
+        const char *json;
+        const char *message;
+    } cases[] = {
+        { "[]", "not a vmctl validate report (not a JSON object)" },
+        { "{\"verdict\": \"pass\"}", "not a vmctl validate report (no checks array)" },
+        { "{\"checks\": {}}", "not a vmctl validate report (no checks array)" },
+        { "{\"checks\": [{\"status\": \"PASS\"}]}", "not a vmctl validate report (check 0 has no string id)" },
+        { "{\"checks\": [{\"id\": \"a\", \"status\": \"OK\"}]}",
+          "not a vmctl validate report (check 'a' has status 'OK', not PASS, FAIL, NOT APPLICABLE or ERROR)" },
+        { "{\"checks\": [{\"id\": \"a\"}]}",
+          "not a vmctl validate report (check 'a' has status '', not PASS, FAIL, NOT APPLICABLE or ERROR)" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_object) r = json_tokener_parse(cases[i].json);
+        g_autoptr(GError) err = NULL;
+
+        g_assert_false(vmctl_report_is_valid(r, &err));
+        g_assert_error(err, VMCTL_ERROR, VMCTL_ERROR_INVALID);
+        g_assert_cmpstr(err->message, ==, cases[i].message);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/vmctl/report/compare/same", test_same);
+    g_test_add_func("/vmctl/report/compare/regression", test_regression);
+    g_test_add_func("/vmctl/report/compare/improvement", test_improvement);
+    g_test_add_func("/vmctl/report/compare/bands", test_bands);
+    g_test_add_func("/vmctl/report/compare/checks-and-host", test_checks_and_host);
+    g_test_add_func("/vmctl/report/compare/invalid", test_invalid);
+    return g_test_run();
+}
