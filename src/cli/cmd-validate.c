@@ -7,11 +7,15 @@
 #include "host.h"
 #include "lab_report.h"
 #include "report.h"
+#include "report_formats.h"
 #include "report_html.h"
 #include "validate.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void print_changes(json_object *arr, const char *indent)
@@ -158,10 +162,179 @@ static void print_labs(json_object *labs, json_object *matrix)
     }
 }
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_tokener, json_tokener_free)
+
+/* A saved report (`vmctl validate --json`), or NULL with a one-line error
+ * that names the file and the rule it breaks. */
+static json_object *read_report(const char *path, GError **error)
+{
+    g_autoptr(json_tokener) tok = json_tokener_new();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(json_object) r = NULL;
+    g_autofree char *text = NULL;
+    enum json_tokener_error jerr;
+    struct stat st;
+    gsize len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+        int e = fd < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : errno;
+
+        if (fd >= 0)
+            close(fd);
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "%s: cannot read: %s", path, g_strerror(e));
+        return NULL;
+    }
+    close(fd);
+    if (!g_file_get_contents(path, &text, &len, &err)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_NOT_FOUND, "%s: cannot read: %s", path, err->message);
+        return NULL;
+    }
+    r = json_tokener_parse_ex(tok, text, (int)MIN(len, (gsize)G_MAXINT));
+    jerr = json_tokener_get_error(tok);
+    if (jerr != json_tokener_success || !r) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "%s: not a vmctl validate report (not JSON: %s at byte %zu)",
+                    path, jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr),
+                    json_tokener_get_parse_end(tok));
+        return NULL;
+    }
+    for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+        if (!g_ascii_isspace(text[i])) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
+                        "%s: not a vmctl validate report (not JSON: more after the value at byte %zu)", path, i);
+            return NULL;
+        }
+    if (!vmctl_report_is_valid(r, &err)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "%s: %s", path, err->message);
+        return NULL;
+    }
+    return g_steal_pointer(&r);
+}
+
+static void print_value(json_object *v, const char *unit)
+{
+    if (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
+        printf("%.4g%s%s", json_object_get_double(v), unit && strcmp(unit, "ratio") ? " " : "",
+               unit && strcmp(unit, "ratio") ? unit : "");
+    else
+        printf("%s", v ? json_object_get_string(v) : "(none)");
+}
+
+/* One line per change, then "no changes" or the count. */
+static void print_compare(json_object *cmp)
+{
+    json_object *changes = json_object_object_get(cmp, "changes");
+    size_t n = json_object_array_length(changes);
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(changes, i);
+        const char *kind = jstr(c, "kind"), *unit = NULL;
+        bool reg = json_object_get_boolean(json_object_object_get(c, "regression"));
+        json_object *o = json_object_object_get(c, "old"), *nv = json_object_object_get(c, "new");
+        const char *word = reg ? "regression" : kind;
+
+        if (strcmp(kind, "status") == 0) {
+            bool better = !g_str_equal(jstr(c, "new"), "FAIL") && !g_str_equal(jstr(c, "new"), "ERROR") &&
+                          (g_str_equal(jstr(c, "old"), "FAIL") || g_str_equal(jstr(c, "old"), "ERROR"));
+            printf("%-12s check %s: %s -> %s\n", reg ? word : better ? "improvement" : "changed", jstr(c, "id"),
+                   jstr(c, "old"), jstr(c, "new"));
+        } else if (strcmp(kind, "added") == 0) {
+            printf("%-12s check %s: new, %s\n", word, jstr(c, "id"), jstr(c, "new"));
+        } else if (strcmp(kind, "removed") == 0) {
+            printf("%-12s check %s: was %s\n", word, jstr(c, "id"), jstr(c, "old"));
+        } else if (strcmp(kind, "figure") == 0) {
+            json_object *labels = json_object_object_get(c, "labels");
+            const char *dir = jstr(c, "direction");
+
+            unit = jstr(c, "unit");
+            printf("%-12s figure %s of %s", reg ? word : strcmp(dir, "better") == 0 ? "improvement" : "moved",
+                   jstr(c, "figure"), jstr(c, "check"));
+            if (labels) {
+                json_object_object_foreach(labels, k, v) printf(" (%s=%s)", k, json_object_get_string(v));
+            }
+            printf(": ");
+            print_value(o, unit);
+            printf(" -> ");
+            print_value(nv, unit);
+            printf(" (beyond its band of +-");
+            print_value(json_object_object_get(c, "band"), unit);
+            printf(")\n");
+        } else {
+            printf("%-12s %s: ", word, jstr(c, "id"));
+            print_value(o, NULL);
+            printf(" -> ");
+            print_value(nv, NULL);
+            printf("\n");
+        }
+    }
+    if (!n)
+        printf("no changes\n");
+    else
+        printf("%zu changes, %s regressions, %s improvements\n", n, jstr(cmp, "regressions"),
+               jstr(cmp, "improvements"));
+}
+
+/* `vmctl validate --compare OLD NEW`: no check runs. */
+static int compare_reports(const char *old_path, const char *new_path, struct vmctl_ctx *ctx)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(json_object) old_r = read_report(old_path, &err);
+    g_autoptr(json_object) new_r = NULL;
+    g_autoptr(json_object) cmp = NULL;
+
+    if (!old_r)
+        return vmctl_cli_fail(err), VMCTL_EXIT_USAGE;
+    new_r = read_report(new_path, &err);
+    if (!new_r)
+        return vmctl_cli_fail(err), VMCTL_EXIT_USAGE;
+    cmp = vmctl_report_compare(old_r, new_r);
+    if (ctx->json) {
+        json_object *out = json_object_new_object();
+
+        vmctl_json_add_str(out, "old", old_path);
+        vmctl_json_add_str(out, "new", new_path);
+        json_object_object_foreach(cmp, k, v) json_object_object_add(out, k, json_object_get(v));
+        vmctl_json_print(out);
+        json_object_put(out);
+    } else {
+        print_compare(cmp);
+    }
+    return json_object_get_int64(json_object_object_get(cmp, "regressions")) ? VMCTL_EXIT_FAIL : VMCTL_EXIT_OK;
+}
+
+/* Refuse an output file that cannot be written before any check runs: the
+ * directory must exist and be writable, the path must not be a directory. */
+static bool output_writable(const char *option, const char *path)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+
+    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        vmctl_cli_failf("%s '%s': is a directory", option, path);
+        return false;
+    }
+    if (access(dir, W_OK | X_OK) < 0) {
+        vmctl_cli_failf("%s '%s': cannot write in '%s': %s", option, path, dir, g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Write one rendering of the report atomically; a one-line error naming the
+ * option and the path when it cannot be written (nothing partial is left). */
+static bool write_output(const char *option, const char *path, const char *data)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (vmctl_write_file_atomic(path, data, -1, 0644, &err))
+        return true;
+    vmctl_cli_failf("%s '%s': %s", option, path, err->message);
+    return false;
+}
+
 int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
 {
-    gboolean quick = FALSE, tap = FALSE;
-    g_autofree char *html = NULL, *lab = NULL, *only = NULL, *peer_local = NULL;
+    gboolean quick = FALSE, tap = FALSE, compare = FALSE;
+    g_autofree char *html = NULL, *lab = NULL, *only = NULL, *peer_local = NULL, *junit = NULL, *metrics = NULL;
     g_auto(GStrv) backends = NULL, lab_kernels = NULL, only_groups = NULL, peers = NULL;
     g_autoptr(GError) error = NULL;
     const GOptionEntry entries[] = {
@@ -169,6 +342,12 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
         { "tap", 0, 0, G_OPTION_ARG_NONE, &tap, "print TAP 13, one test point per check", NULL },
         { "backend", 0, 0, G_OPTION_ARG_STRING_ARRAY, &backends, "also validate this memory backing", "SPEC" },
         { "html", 0, 0, G_OPTION_ARG_FILENAME, &html, "also write the report as one self-contained HTML page", "FILE" },
+        { "junit", 0, 0, G_OPTION_ARG_FILENAME, &junit, "also write the report as JUnit XML, one testcase per check",
+          "FILE" },
+        { "openmetrics", 0, 0, G_OPTION_ARG_FILENAME, &metrics,
+          "also write the report as Prometheus text metrics (node_exporter textfile collector)", "FILE" },
+        { "compare", 0, 0, G_OPTION_ARG_NONE, &compare,
+          "run no check: compare two saved reports (OLD.json NEW.json), exit 1 on a regression", NULL },
         { "only", 0, 0, G_OPTION_ARG_STRING, &only,
           "run only these check groups (kvm-device, backend, dirty-log, accessed, dirty-rate, migration, ksm)",
           "G,G,..." },
@@ -191,8 +370,20 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
     json_object *facts, *nbj;
     int status;
 
-    if (!vmctl_cli_parse(ctx, &argc, &argv, "", "Report what this host does with DAX-backed guest memory.", entries))
+    if (!vmctl_cli_parse(ctx, &argc, &argv, "[--compare OLD.json NEW.json]",
+                         "Report what this host does with DAX-backed guest memory.", entries))
         return VMCTL_EXIT_USAGE;
+    if (compare) {
+        if (quick || tap || backends || html || only || lab || peers || peer_local || junit || metrics) {
+            fprintf(stderr, "vmctl validate: --compare runs no check and takes only --json\n");
+            return VMCTL_EXIT_USAGE;
+        }
+        if (argc != 3) {
+            fprintf(stderr, "vmctl validate: --compare takes two reports: OLD.json NEW.json\n");
+            return VMCTL_EXIT_USAGE;
+        }
+        return compare_reports(argv[1], argv[2], ctx);
+    }
     if (argc > 1) {
         fprintf(stderr, "vmctl validate: argument '%s' is not expected\n", argv[1]);
         return VMCTL_EXIT_USAGE;
@@ -222,6 +413,9 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
             if (!*lab_kernels[i])
                 return vmctl_cli_failf("--lab '%s' has an empty kernel name", lab), VMCTL_EXIT_USAGE;
     }
+    if ((html && !output_writable("--html", html)) || (junit && !output_writable("--junit", junit)) ||
+        (metrics && !output_writable("--openmetrics", metrics)))
+        return VMCTL_EXIT_USAGE;
     opts.quick = quick;
     opts.backends = backends;
     opts.only = only_groups;
@@ -283,6 +477,18 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
             vmctl_cli_fail(err);
             return VMCTL_EXIT_USAGE;
         }
+    }
+    if (junit) {
+        g_autofree char *xml = vmctl_report_junit(report);
+
+        if (!write_output("--junit", junit, xml))
+            return VMCTL_EXIT_USAGE;
+    }
+    if (metrics) {
+        g_autofree char *text = vmctl_report_openmetrics(report);
+
+        if (!write_output("--openmetrics", metrics, text))
+            return VMCTL_EXIT_USAGE;
     }
 
     if (ctx->json) {
