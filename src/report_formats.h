@@ -56,15 +56,17 @@ typedef enum {
 } VmctlFigureWorse;
 
 typedef struct {
-    const char *name; /* the figure's name, as vmctl_report_figures() gives it */
-    double abs;       /* a move counts only beyond max(abs, rel * |old|) */
+    const char *name;  /* the figure's name, as vmctl_report_figures() gives it */
+    const char *label; /* "name=value": only for figures with that label; NULL: any */
+    double abs;        /* a move counts only beyond max(abs, rel * |old|) */
     double rel;
     VmctlFigureWorse worse;
     const char *why; /* why the band is that wide */
 } VmctlFigureBand;
 
-/* The band of a figure, or NULL when it has none. */
-const VmctlFigureBand *vmctl_report_figure_band(const char *name);
+/* The band of a figure (its name and "labels" as vmctl_report_figures()
+ * gives them; labels may be NULL), or NULL when it has none. */
+const VmctlFigureBand *vmctl_report_figure_band(const char *name, json_object *labels);
 
 /* What changed from report OLD to report NEW (both valid reports):
  *   {"changes": [{"kind": "status" | "added" | "removed" | "figure" | "host",
@@ -75,5 +77,6 @@ const VmctlFigureBand *vmctl_report_figure_band(const char *name);
  * band (with "check", "figure", "band", "direction": "worse" | "better" |
  * "moved"); "host" a host fact differs. A regression is a check that got worse
  * (PASS or NOT APPLICABLE to FAIL or ERROR; an added check that is FAIL or
- * ERROR) or a figure that moved the worse way beyond its band. */
+ * ERROR) or a figure that moved the worse way beyond its band (for a ratio
+ * judged by its distance from 1: that distance grew by more than the band). */
 json_object *vmctl_report_compare(json_object *old_report, json_object *new_report);

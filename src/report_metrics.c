@@ -23,7 +23,8 @@ static const struct figure_def {
     const char *path;  /* evidence member, dotted */
     const char *per;   /* divided by this evidence member (a ratio), or NULL */
     double scale;      /* to the unit */
-    const char *label; /* a sub-label (name=value) telling figures of one check apart, or NULL */
+    const char *label; /* a second label: "name=value", or "name" for the value of that
+                        * evidence member (a string), or NULL */
 } figures[] = {
     /* entries of one name stay together: they are one metric family */
     { "dirty_log_harvest_seconds_per_gib", "s/GiB",
@@ -33,11 +34,11 @@ static const struct figure_def {
     { "dirty_log_harvest_seconds_per_gib", "s/GiB", NULL, "dirty-log/", "cost.all.harvest_ns_per_gib", NULL, 1e-9,
       "pages=all" },
     { "dirty_rate_ratio", "ratio", "QEMU's measured dirty rate divided by the guest's own count of pages written",
-      "dirty-rate/", "ratio", NULL, 1, NULL },
+      "dirty-rate/", "ratio", NULL, 1, "mode" },
     { "dirty_rate_measured_pages_per_second", "pages/s", "Dirty rate QEMU's calc-dirty-rate measured",
-      "dirty-rate/", "measured_pages_per_s", NULL, 1, NULL },
+      "dirty-rate/", "measured_pages_per_s", NULL, 1, "mode" },
     { "dirty_rate_true_pages_per_second", "pages/s", "Dirty rate the guest's own write counter gives",
-      "dirty-rate/", "true_pages_per_s", NULL, 1, NULL },
+      "dirty-rate/", "true_pages_per_s", NULL, 1, "mode" },
     { "migration_elapsed_seconds", "s", "Live migration from start to the destination verified, as vmctl timed it",
       "migration/", "elapsed_ms", NULL, 1e-3, NULL },
     { "migration_total_time_seconds", "s", "Live migration time as QEMU reports it (total-time)", "migration/",
@@ -130,8 +131,9 @@ json_object *vmctl_report_figures(json_object *report)
             if (d->label) {
                 g_auto(GStrv) kv = g_strsplit(d->label, "=", 2);
                 json_object *labels = json_object_new_object();
+                const char *val = kv[1] ? kv[1] : jstr(ev, kv[0]);
 
-                vmctl_json_add_str(labels, kv[0], kv[1]);
+                vmctl_json_add_str(labels, kv[0], val && *val ? val : "unknown");
                 json_object_object_add(fig, "labels", labels);
             }
             vmctl_json_add_str(fig, "unit", d->unit);

@@ -88,30 +88,76 @@ static void test_improvement(void)
     g_assert_cmpstr(sget(fig, "direction"), ==, "better");
 }
 
-/* Within the band nothing is listed; beyond it, the worse way only counts. */
-static void test_bands(void)
+/* A copy of the real report with some evidence members set. */
+static json_object *with_figures(const char *const (*set)[3], size_t n)
 {
-    g_autoptr(json_object) old_r = load("report", "kvm.json");
-    g_autoptr(json_object) new_r = load("report", "kvm.json");
-    json_object *checks = json_object_object_get(new_r, "checks");
-    g_autoptr(json_object) cmp = NULL;
+    json_object *r = load("report", "kvm.json");
+    json_object *checks = json_object_object_get(r, "checks");
 
     for (size_t i = 0; i < json_object_array_length(checks); i++) {
         json_object *c = json_object_array_get_idx(checks, i), *ev = json_object_object_get(c, "evidence");
-        const char *id = sget(c, "id");
 
-        if (strcmp(id, "dirty-rate/kvm") == 0) /* 0.974 -> 1.03: moved 0.056, and farther from 1 */
-            json_object_object_add(ev, "ratio", json_object_new_double(1.03));
-        if (strcmp(id, "dirty-rate/tcg") == 0) /* 1.024 -> 1.05: within 0.05 */
-            json_object_object_add(ev, "ratio", json_object_new_double(1.05));
-        if (strcmp(id, "ksm/positive") == 0) /* 7674/7678 -> 7400/7678 = 0.964: down 0.036 */
-            json_object_object_add(ev, "merged_pages", json_object_new_int64(7400));
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(sget(c, "id"), set[j][0]) == 0)
+                json_object_object_add(ev, set[j][1], json_tokener_parse(set[j][2]));
     }
-    cmp = vmctl_report_compare(old_r, new_r);
-    g_assert_null(change_of(cmp, "figure", "dirty_rate_ratio dirty-rate/tcg"));
-    g_assert_cmpstr(sget(change_of(cmp, "figure", "dirty_rate_ratio dirty-rate/kvm"), "direction"), ==, "worse");
+    return r;
+}
+
+/* Within the band nothing is listed; beyond it, the worse way only counts. */
+static void test_bands(void)
+{
+    static const char *const moved[][3] = {
+        { "dirty-rate/kvm", "ratio", "1.03" }, /* 0.974 -> 1.03: moved 0.056, but no farther from 1 */
+    };
+    static const char *const worse[][3] = {
+        { "dirty-rate/kvm", "ratio", "0.90" },   /* exact mode: 0.026 -> 0.10 from 1, beyond 0.05 */
+        { "dirty-rate/tcg", "ratio", "0.95" },   /* page-sampling: 1.024 -> 0.95 is within its 0.10 */
+        { "ksm/positive", "merged_pages", "7400" }, /* 7674 -> 7400 of 7678: down 0.036, beyond 0.02 */
+        { "migration/tiny", "elapsed_ms", "3000" }, /* 2.393 -> 3.0 s: within 50% */
+    };
+    g_autoptr(json_object) old_r = load("report", "kvm.json");
+    g_autoptr(json_object) moved_r = with_figures(moved, G_N_ELEMENTS(moved));
+    g_autoptr(json_object) worse_r = with_figures(worse, G_N_ELEMENTS(worse));
+    g_autoptr(json_object) cmp = vmctl_report_compare(old_r, moved_r);
+    json_object *c = change_of(cmp, "figure", "dirty_rate_ratio dirty-rate/kvm mode=dirty-bitmap");
+
+    g_assert_nonnull(c);
+    g_assert_cmpstr(sget(c, "direction"), ==, "moved");
+    g_assert_false(json_object_get_boolean(json_object_object_get(c, "regression")));
+    g_assert_cmpint(iget(cmp, "regressions"), ==, 0);
+    g_clear_pointer(&cmp, json_object_put);
+
+    cmp = vmctl_report_compare(old_r, worse_r);
+    g_assert_cmpstr(sget(change_of(cmp, "figure", "dirty_rate_ratio dirty-rate/kvm mode=dirty-bitmap"), "direction"),
+                    ==, "worse");
+    g_assert_null(change_of(cmp, "figure", "dirty_rate_ratio dirty-rate/tcg mode=page-sampling"));
     g_assert_cmpstr(sget(change_of(cmp, "figure", "ksm_merged_ratio ksm/positive"), "direction"), ==, "worse");
+    g_assert_null(change_of(cmp, "figure", "migration_elapsed_seconds migration/tiny"));
     g_assert_cmpint(iget(cmp, "regressions"), ==, 2);
+    g_assert_cmpuint(json_object_array_length(json_object_object_get(cmp, "changes")), ==, 2);
+}
+
+/* The real reports of this host with and without KVM: the checks that need
+ * KVM go, migration/tiny fails under TCG (QEMU 7.2's known loss), the host
+ * facts say why. */
+static void test_kvm_then_nokvm(void)
+{
+    g_autoptr(json_object) old_r = load("report", "kvm.json");
+    g_autoptr(json_object) new_r = load("report", "nokvm.json");
+    g_autoptr(json_object) cmp = vmctl_report_compare(old_r, new_r);
+    json_object *c = change_of(cmp, "status", "migration/tiny");
+
+    g_assert_true(json_object_get_boolean(json_object_object_get(c, "regression")));
+    g_assert_cmpstr(sget(change_of(cmp, "status", "kvm-device"), "new"), ==, "NOT APPLICABLE");
+    g_assert_false(json_object_get_boolean(json_object_object_get(change_of(cmp, "status", "kvm-device"),
+                                                                  "regression")));
+    g_assert_nonnull(change_of(cmp, "removed", "dirty-log/hugetlbfs/ring"));
+    g_assert_nonnull(change_of(cmp, "added", "dirty-log"));
+    g_assert_cmpstr(sget(change_of(cmp, "host", "kvm available"), "new"), ==, "false");
+    /* page-sampling 1.024 -> 0.973: within its band */
+    g_assert_null(change_of(cmp, "figure", "dirty_rate_ratio dirty-rate/tcg mode=page-sampling"));
+    g_assert_cmpint(iget(cmp, "regressions"), ==, 1);
 }
 
 /* New and removed checks, status changes that are no regression, and host facts. */
@@ -188,6 +234,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/report/compare/regression", test_regression);
     g_test_add_func("/vmctl/report/compare/improvement", test_improvement);
     g_test_add_func("/vmctl/report/compare/bands", test_bands);
+    g_test_add_func("/vmctl/report/compare/kvm-then-nokvm", test_kvm_then_nokvm);
     g_test_add_func("/vmctl/report/compare/checks-and-host", test_checks_and_host);
     g_test_add_func("/vmctl/report/compare/invalid", test_invalid);
     return g_test_run();

@@ -160,7 +160,7 @@ static void test_metrics_real(void)
     g_assert_cmpuint(count_lines(m, "vmctl_dirty_log_harvest_seconds_per_gib{"), ==, 18 * 2);
     g_assert_nonnull(strstr(m, "vmctl_dirty_log_harvest_seconds_per_gib{check=\"dirty-log/anonymous/bitmap\","
                                "pages=\"all\"} 0.00713056\n"));
-    g_assert_nonnull(strstr(m, "vmctl_dirty_rate_ratio{check=\"dirty-rate/kvm\"} 0.974218265429787\n"));
+    g_assert_nonnull(strstr(m, "vmctl_dirty_rate_ratio{check=\"dirty-rate/kvm\",mode=\"dirty-bitmap\"} 0.974218265429787\n"));
     g_assert_nonnull(strstr(m, "vmctl_migration_elapsed_seconds{check=\"migration/tiny\"} 2.393\n"));
     g_assert_nonnull(strstr(m, "vmctl_migration_downtime_seconds{check=\"migration/tiny\"} 0.027\n"));
     g_assert_nonnull(strstr(m, "vmctl_ksm_merged_ratio{check=\"ksm/positive\"} 0.999479030997656\n"));
@@ -177,7 +177,7 @@ static void test_metrics_escapes(void)
     g_assert_nonnull(strstr(m, "kernel=\"6.1.0-\\\"quoted\\\"\\\\back\\nslash\""));
     /* the first of a repeated id only */
     g_assert_cmpuint(count_lines(m, "vmctl_check_duration_seconds{check=\"dirty-rate/kvm\"}"), ==, 1);
-    g_assert_nonnull(strstr(m, "vmctl_dirty_rate_ratio{check=\"dirty-rate/kvm\"} 0.5\n"));
+    g_assert_nonnull(strstr(m, "vmctl_dirty_rate_ratio{check=\"dirty-rate/kvm\",mode=\"unknown\"} 0.5\n"));
     /* a string, an infinity and a division by zero are no figures */
     g_assert_null(strstr(m, "vmctl_dirty_rate_true_pages_per_second"));
     g_assert_null(strstr(m, "vmctl_dirty_rate_measured_pages_per_second"));
@@ -193,12 +193,21 @@ static void test_every_figure_has_a_band(void)
 
     g_assert_nonnull(names[0]);
     for (size_t i = 0; names[i]; i++) {
-        const VmctlFigureBand *b = vmctl_report_figure_band(names[i]);
+        const VmctlFigureBand *b = vmctl_report_figure_band(names[i], NULL);
 
         if (!b)
             g_error("figure %s has no band", names[i]);
         g_assert_true(b->abs > 0 || b->rel > 0);
         g_assert_nonnull(b->why);
+    }
+    /* a label picks its own band */
+    {
+        g_autoptr(json_object) sampled = json_tokener_parse("{\"mode\": \"page-sampling\"}");
+        g_autoptr(json_object) exact = json_tokener_parse("{\"mode\": \"dirty-bitmap\"}");
+
+        g_assert_cmpfloat(vmctl_report_figure_band("dirty_rate_ratio", sampled)->abs, ==, 0.10);
+        g_assert_cmpfloat(vmctl_report_figure_band("dirty_rate_ratio", exact)->abs, ==, 0.05);
+        g_assert_null(vmctl_report_figure_band("no_such_figure", NULL));
     }
 }
 
