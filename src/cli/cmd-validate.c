@@ -267,11 +267,15 @@ static void print_compare(json_object *cmp)
             printf("\n");
         }
     }
-    if (!n)
+    if (!n) {
         printf("no changes\n");
-    else
-        printf("%zu changes, %s regressions, %s improvements\n", n, jstr(cmp, "regressions"),
-               jstr(cmp, "improvements"));
+    } else {
+        int64_t reg = json_object_get_int64(json_object_object_get(cmp, "regressions"));
+        int64_t imp = json_object_get_int64(json_object_object_get(cmp, "improvements"));
+
+        printf("%zu change%s, %" PRId64 " regression%s, %" PRId64 " improvement%s\n", n, n == 1 ? "" : "s", reg,
+               reg == 1 ? "" : "s", imp, imp == 1 ? "" : "s");
+    }
 }
 
 /* `vmctl validate --compare OLD NEW`: no check runs. */

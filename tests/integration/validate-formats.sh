@@ -130,7 +130,7 @@ is "this host's report with KVM, then without, exits 1" "$rc" 1
 like "  migration/tiny failed under TCG" "$out" '^regression   check migration/tiny: PASS -> FAIL$'
 like "  kvm-device no longer applies" "$out" '^changed      check kvm-device: PASS -> NOT APPLICABLE$'
 like "  the host fact says why" "$out" '^host         kvm available: true -> false$'
-like "  one regression" "$out" ', 1 regressions, 0 improvements$'
+like "  one regression" "$out" ', 1 regression, 0 improvements$'
 out=$("$VMCTL" validate --compare "$data/kvm.json" "$data/dirty-log-fault.json" 2>&1); rc=$?
 is "a report of fewer checks, some failing, exits 1" "$rc" 1
 like "  lists removed checks" "$out" '^removed      check migration/tiny: was PASS$'
