@@ -6,7 +6,7 @@
 
 sums() { find "$top_srcdir/tests/data" -type f -exec md5sum {} + | sort; }
 before=$(sums)
-for t in test-backend test-guest-spec test-lab test-libvirt-xml test-qemu-cmdline; do
+for t in test-backend test-guest-spec test-lab test-libvirt-xml test-qemu-cmdline test-report-formats; do
     CI=true VMCTL_REGENERATE=1 "$top_builddir/tests/unit/$t" >/dev/null 2>"$TEST_TMP/$t.err"
     rc=$?
     check "$t: VMCTL_REGENERATE under CI fails (exit $rc)" test "$rc" -ne 0
