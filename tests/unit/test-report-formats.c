@@ -129,6 +129,17 @@ static void test_junit_escapes(void)
                                "skipped=\"1\""));
 }
 
+/* A status this version does not know is no pass: an error, counted. */
+static void test_junit_unknown_status(void)
+{
+    g_autoptr(json_object) r = json_tokener_parse(
+        "{\"checks\": [{\"id\": \"x\", \"status\": \"MAYBE\", \"summary\": \"s\", \"duration_ns\": 0}]}");
+    g_autofree char *x = vmctl_report_junit(r);
+
+    g_assert_nonnull(strstr(x, "<testsuite name=\"vmctl validate\" tests=\"1\" failures=\"0\" errors=\"1\""));
+    g_assert_nonnull(strstr(x, "<error message=\"unknown status 'MAYBE': s\" type=\"ERROR\"/>"));
+}
+
 static void test_group(void)
 {
     static const char *const cases[][2] = {
@@ -220,6 +231,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/report/junit/real", test_junit_real);
     g_test_add_func("/vmctl/report/junit/failure", test_junit_failure);
     g_test_add_func("/vmctl/report/junit/escapes", test_junit_escapes);
+    g_test_add_func("/vmctl/report/junit/unknown-status", test_junit_unknown_status);
     g_test_add_func("/vmctl/report/junit/group", test_group);
     g_test_add_func("/vmctl/report/metrics/real", test_metrics_real);
     g_test_add_func("/vmctl/report/metrics/escapes", test_metrics_escapes);
