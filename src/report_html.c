@@ -695,6 +695,94 @@ char *vmctl_report_html(json_object *report)
     return g_string_free(s, FALSE);
 }
 
+/* A JSON value of a change as a cell's text. */
+static void esc_value(GString *s, json_object *v)
+{
+    if (!v)
+        esc(s, "(none)");
+    else if (json_object_is_type(v, json_type_double))
+        g_string_append_printf(s, "%.4g", json_object_get_double(v));
+    else
+        esc(s, json_object_get_string(v));
+}
+
+char *vmctl_report_compare_html(json_object *cmp, json_object *old_r, json_object *new_r, const char *old_name,
+                                const char *new_name)
+{
+    static const char *const rows[][2] = { { "report", NULL },          { "host", "host.hostname" },
+                                           { "date", "started" },        { "vmctl", "vmctl_version" },
+                                           { "kernel", "host.kernel.release" }, { "QEMU", "host.qemu.version" },
+                                           { "libvirt", "host.libvirt.library_version" }, { "verdict", "verdict" } };
+    json_object *changes = json_object_object_get(cmp, "changes");
+    int64_t reg = json_object_get_int64(json_object_object_get(cmp, "regressions"));
+    int64_t imp = json_object_get_int64(json_object_object_get(cmp, "improvements"));
+    size_t n = changes ? json_object_array_length(changes) : 0;
+    GString *s = g_string_new(NULL);
+
+    g_string_append(s, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+                       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                       "<title>vmctl report comparison</title>\n<style>\n");
+    g_string_append(s, css);
+    g_string_append(s, ".regression{background:#f8d0d0}.improvement{background:#d9f2d9}.moved,.changed{background:#eee}\n"
+                       "</style></head><body>\n<h1>vmctl report comparison</h1>\n<table id=\"reports\"><tr><th></th>"
+                       "<th>old</th><th>new</th></tr>\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_string_append(s, "<tr><th>");
+        esc(s, rows[i][0]);
+        g_string_append(s, "</th><td>");
+        esc(s, rows[i][1] ? path_str(old_r, rows[i][1], "unknown") : old_name);
+        g_string_append(s, "</td><td>");
+        esc(s, rows[i][1] ? path_str(new_r, rows[i][1], "unknown") : new_name);
+        g_string_append(s, "</td></tr>\n");
+    }
+    g_string_append_printf(s, "</table>\n<p id=\"verdict\" class=\"%s\">", reg ? "fail" : "pass");
+    if (n)
+        g_string_append_printf(s, "%zu change%s, %" PRId64 " regression%s, %" PRId64 " improvement%s", n,
+                               n == 1 ? "" : "s", reg, reg == 1 ? "" : "s", imp, imp == 1 ? "" : "s");
+    else
+        g_string_append(s, "no changes");
+    g_string_append(s, "</p>\n<table id=\"changes\"><tr><th>judged</th><th>kind</th><th>what</th><th>old</th>"
+                       "<th>new</th><th>band</th></tr>\n");
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(changes, i);
+        const char *kind = jget(c, "kind"), *dir = jget(c, "direction");
+        const char *judged = json_object_get_boolean(json_object_object_get(c, "regression")) ? "regression"
+                             : strcmp(dir, "better") == 0                                   ? "improvement"
+                             : strcmp(kind, "figure") == 0                                  ? "moved"
+                                                                                            : "changed";
+
+        if (strcmp(kind, "status") == 0 && strcmp(judged, "changed") == 0 &&
+            (strcmp(jget(c, "old"), "FAIL") == 0 || strcmp(jget(c, "old"), "ERROR") == 0) &&
+            strcmp(jget(c, "new"), "FAIL") != 0 && strcmp(jget(c, "new"), "ERROR") != 0)
+            judged = "improvement";
+        g_string_append_printf(s, "<tr class=\"%s\"><td>%s</td><td>", judged, judged);
+        esc(s, kind);
+        g_string_append(s, "</td><td>");
+        esc(s, *jget(c, "figure") ? jget(c, "figure") : jget(c, "id"));
+        if (*jget(c, "check")) {
+            g_string_append(s, " <small>");
+            esc(s, jget(c, "check"));
+            g_string_append(s, "</small>");
+        }
+        g_string_append(s, "</td><td>");
+        esc_value(s, json_object_object_get(c, "old"));
+        g_string_append(s, "</td><td>");
+        esc_value(s, json_object_object_get(c, "new"));
+        g_string_append(s, "</td><td>");
+        if (json_object_object_get(c, "band")) {
+            g_string_append(s, "\u00b1");
+            esc_value(s, json_object_object_get(c, "band"));
+            if (*jget(c, "unit")) {
+                g_string_append(s, " ");
+                esc(s, jget(c, "unit"));
+            }
+        }
+        g_string_append(s, "</td></tr>\n");
+    }
+    g_string_append(s, "</table>\n</body></html>\n");
+    return g_string_free(s, FALSE);
+}
+
 json_object *vmctl_report_series_new(const char *name, const char *y_label)
 {
     json_object *s = json_object_new_object();

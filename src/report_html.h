@@ -13,6 +13,14 @@
 /* Render the report object of vmctl_validate_run() (with "host" added). */
 char *vmctl_report_html(json_object *report);
 
+/* The comparison of two reports (vmctl_report_compare() of OLD and NEW,
+ * read from OLD_NAME and NEW_NAME) as one self-contained page: both
+ * reports' host, date and versions side by side, the count of changes and
+ * regressions, and a row per change marked regression, improvement or
+ * moved. */
+char *vmctl_report_compare_html(json_object *cmp, json_object *old_r, json_object *new_r, const char *old_name,
+                                const char *new_name);
+
 /* One line plot as an SVG element (exposed for tests). */
 char *vmctl_report_svg_plot(json_object *series);
 

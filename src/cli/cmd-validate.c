@@ -279,7 +279,9 @@ static void print_compare(json_object *cmp)
 }
 
 /* `vmctl validate --compare OLD NEW`: no check runs. */
-static int compare_reports(const char *old_path, const char *new_path, struct vmctl_ctx *ctx)
+static bool write_output(const char *option, const char *path, const char *data);
+
+static int compare_reports(const char *old_path, const char *new_path, const char *html, struct vmctl_ctx *ctx)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(json_object) old_r = read_report(old_path, &err);
@@ -292,6 +294,12 @@ static int compare_reports(const char *old_path, const char *new_path, struct vm
     if (!new_r)
         return vmctl_cli_fail(err), VMCTL_EXIT_USAGE;
     cmp = vmctl_report_compare(old_r, new_r);
+    if (html) {
+        g_autofree char *page = vmctl_report_compare_html(cmp, old_r, new_r, old_path, new_path);
+
+        if (!write_output("--html", html, page))
+            return VMCTL_EXIT_USAGE;
+    }
     if (ctx->json) {
         json_object *out = json_object_new_object();
 
@@ -378,15 +386,17 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
                          "Report what this host does with DAX-backed guest memory.", entries))
         return VMCTL_EXIT_USAGE;
     if (compare) {
-        if (quick || tap || backends || html || only || lab || peers || peer_local || junit || metrics) {
-            fprintf(stderr, "vmctl validate: --compare runs no check and takes only --json\n");
+        if (quick || tap || backends || only || lab || peers || peer_local || junit || metrics) {
+            fprintf(stderr, "vmctl validate: --compare runs no check and takes only --json and --html\n");
             return VMCTL_EXIT_USAGE;
         }
         if (argc != 3) {
             fprintf(stderr, "vmctl validate: --compare takes two reports: OLD.json NEW.json\n");
             return VMCTL_EXIT_USAGE;
         }
-        return compare_reports(argv[1], argv[2], ctx);
+        if (html && !output_writable("--html", html))
+            return VMCTL_EXIT_USAGE;
+        return compare_reports(argv[1], argv[2], html, ctx);
     }
     if (argc > 1) {
         fprintf(stderr, "vmctl validate: argument '%s' is not expected\n", argv[1]);

@@ -156,6 +156,21 @@ is "--compare with one report exits 2" "$rc" 2
 is "  one line" "$out" "vmctl validate: --compare takes two reports: OLD.json NEW.json"
 out=$("$VMCTL" validate --compare --tap "$data/kvm.json" "$data/kvm.json" 2>&1); rc=$?
 is "--compare with --tap exits 2" "$rc" 2
-is "  one line" "$out" "vmctl validate: --compare runs no check and takes only --json"
+is "  one line" "$out" "vmctl validate: --compare runs no check and takes only --json and --html"
+
+# --compare --html: the same comparison as a page, a row per change
+"$VMCTL" validate --compare "$data/kvm.json" "$data/nokvm.json" --html "$TEST_TMP/cmp.html" >"$TEST_TMP/cmp.txt"
+is "--compare --html exits 1 on the regression too" "$?" 1
+n=$("$VMCTL" validate --compare "$data/kvm.json" "$data/nokvm.json" --json | jq '.changes | length')
+is "  a row per change ($n)" "$(grep -c '^<tr class="' "$TEST_TMP/cmp.html")" "$n"
+is "  the regression row names migration/tiny" \
+    "$(grep -c '^<tr class="regression"><td>regression</td><td>status</td><td>migration/tiny</td><td>PASS</td><td>FAIL</td>' "$TEST_TMP/cmp.html")" 1
+like "  the counts on top" "$(cat "$TEST_TMP/cmp.html")" '<p id="verdict" class="fail">[0-9]+ changes, 1 regression, 0 improvements</p>'
+like "  both reports' kernels side by side" "$(cat "$TEST_TMP/cmp.html")" '<tr><th>kernel</th><td>[^<]+</td><td>[^<]+</td></tr>'
+check "  self-contained: no script, no external resource" sh -c "! grep -qiE '<script|src=|<link' '$TEST_TMP/cmp.html'"
+"$VMCTL" validate --compare "$data/kvm.json" "$data/kvm.json" --html "$TEST_TMP/same.html" >/dev/null
+like "the same report against itself: no changes" "$(cat "$TEST_TMP/same.html")" '<p id="verdict" class="pass">no changes</p>'
+out=$("$VMCTL" validate --compare "$data/kvm.json" "$data/kvm.json" --html /nonexistent/x.html 2>&1); rc=$?
+is "--compare --html into a missing directory exits 2, one line" "$rc:$(printf '%s\n' "$out" | wc -l)" "2:1"
 
 tap_done
