@@ -138,6 +138,12 @@ static int lab_go(struct lab_cli *c, char **argv, int in_fd, int out_fd, int err
     int cfd = cancel_fd(), status = LAB_EXIT_NOT_RUN;
 
     image = vmctl_lab_image(c->o.kernel, progress_line, NULL, error);
+    /* on a terminal, a word while the lab boots (seconds under KVM, tens
+     * of seconds under TCG) before the command's own output; elsewhere
+     * the output stays the command's alone */
+    if (image && isatty(STDERR_FILENO) && err_fd == STDERR_FILENO)
+        fprintf(stderr, "vmctl: lab: booting kernel '%s', then running the command\n",
+                c->o.kernel ? c->o.kernel : "bookworm");
     if (image && !vmctl_lab_run(&c->o, image, argv, cwd, envp, in_fd, out_fd, err_fd, cfd, c->timeout, &status,
                                 &lab, error))
         status = cancelled(cfd) ? LAB_EXIT_CANCELLED : LAB_EXIT_NOT_RUN;

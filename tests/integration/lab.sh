@@ -180,6 +180,14 @@ if have_kvm && [ -d /sys/module/kvm_pvm ]; then
     bad "accel kvm on a paravirtual KVM" 125 "^vmctl: lab accel 'kvm' needs a KVM with nested virtualization: .*paravirtual" \
         lab run --accel kvm -- true
 fi
+# on a terminal the boot is announced; elsewhere stderr is the command's
+if command -v script >/dev/null; then
+    out=$(script -qec "'$VMCTL' lab run -- echo lab-says-hi" /dev/null 2>&1 | tr -d '\r')
+    like "on a terminal: the boot is announced" "$out" "^vmctl: lab: booting kernel 'bookworm', then running the command$"
+    like "  then the command's output" "$out" "^lab-says-hi$"
+    out=$("$VMCTL" lab run -- echo lab-says-hi 2>&1)
+    is "not on a terminal: only the command's output" "$out" "lab-says-hi"
+fi
 # a boot that does not reach the command in time is ended (booted twice)
 out=$(VMCTL_LAB_BOOT_TIMEOUT=1 TMPDIR=$TEST_TMP/bad "$VMCTL" lab run -- true 2>&1)
 is "a lab that does not boot in time: exit 125" "$?" 125
