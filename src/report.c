@@ -127,13 +127,14 @@ char *vmctl_report_reason(json_object *report)
 
 char *vmctl_report_evidence_summary(json_object *evidence)
 {
-    GString *keys = g_string_new(NULL);
+    GString *keys;
     json_object *series = NULL;
     unsigned n = 0;
     char *s;
 
     if (!json_object_is_type(evidence, json_type_object) || json_object_object_length(evidence) == 0)
         return g_strdup("no evidence recorded");
+    keys = g_string_new(NULL);
     json_object_object_foreach(evidence, k, v) {
         (void)v;
         if (++n <= 6)

@@ -451,7 +451,7 @@ static const char css[] =
     "body{font-family:sans-serif;margin:1.5em;max-width:72em;color:#111}\n"
     "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
     "vertical-align:top;overflow-wrap:break-word}\n"
-    "small{overflow-wrap:anywhere}.nw{white-space:nowrap}\n"
+    "small{overflow-wrap:anywhere}#checks td:nth-child(2),#known-changes td:nth-child(5){white-space:nowrap}\n"
     "#checks,#known-changes,#facts{width:100%}\n"
     ".pass{background:#d9f2d9}.fail{background:#f8d0d0}.na{background:#eee}.error{background:#fde6c4}\n"
     "tr.differs td:first-child{border-left:4px solid #36c}\n"
@@ -633,7 +633,7 @@ static void append_facts(GString *s, json_object *report)
         } else {
             g_string_append(s, "not measured by this report");
         }
-        g_string_append(s, "</td><td class=\"nw\">");
+        g_string_append(s, "</td><td>");
         esc(s, *jget(c, "fixed_in") ? jget(c, "fixed_in") : "not fixed");
         g_string_append(s, "</td></tr>\n");
     }
@@ -661,11 +661,11 @@ char *vmctl_report_html(json_object *report)
         const char *st = json_object_get_string(json_object_object_get(c, "status"));
         g_autofree char *what = vmctl_report_evidence_summary(ev);
 
-        g_string_append_printf(s, "<tr id=\"check-%zu\" class=\"%s\"><td>", i, status_class(st));
+        g_string_append_printf(s, "<tr class=\"%s\" id=\"check-%zu\"><td>", status_class(st), i);
         esc(s, json_object_get_string(json_object_object_get(c, "title")));
         g_string_append(s, "<br><small>");
         esc(s, json_object_get_string(json_object_object_get(c, "id")));
-        g_string_append(s, "</small></td><td class=\"nw\">");
+        g_string_append(s, "</small></td><td>");
         esc(s, st);
         g_string_append(s, "</td><td>");
         esc(s, json_object_get_string(json_object_object_get(c, "summary")));

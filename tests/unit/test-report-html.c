@@ -166,13 +166,13 @@ static void test_head_and_facts(void)
                                   "installed QEMU (&apos;tcg-lost-dirty-pages&apos;), fixed in QEMU 9.0.0</p>"));
     g_assert_nonnull(strstr(html, "<a id=\"first-fail\" href=\"#check-2\">first FAIL: migration/tiny</a>"));
     g_assert_null(strstr(html, "first-error"));
-    g_assert_nonnull(strstr(html, "<tr id=\"check-2\" class=\"fail\">"));
+    g_assert_nonnull(strstr(html, "<tr class=\"fail\" id=\"check-2\">"));
     /* no JSON dump of the facts: a table */
     g_assert_null(strstr(html, "<pre id=\"host\">"));
     g_assert_nonnull(strstr(html, "<table id=\"facts\">"));
     g_assert_nonnull(strstr(html, "<tr><th>kernel</th><td>6.1.0</td></tr>"));
     g_assert_nonnull(strstr(html, "seen: a migration under TCG lost pages: 3 of 9 pages differ (<a href=\"#check-2\">"
-                                  "migration/tiny</a>)</td><td class=\"nw\">9.0.0</td>"));
+                                  "migration/tiny</a>)</td><td>9.0.0</td>"));
     g_assert_nonnull(strstr(html, "<summary>no evidence recorded</summary>"));
     /* the text report's order: facts, checks, plots */
     g_assert_true(strstr(html, "id=\"host-facts\"") < strstr(html, "id=\"checks-head\""));
