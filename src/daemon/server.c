@@ -1,19 +1,28 @@
 /* server.c: the control socket of vmctld. Each connection is read in chunks
  * into a bounded buffer; every complete line is one request. Bad input gets
  * an error reply and never takes the daemon down: an oversized request
- * closes that connection only. */
+ * closes that connection only. Replies are queued and written as the peer
+ * reads them, never waited for: a peer that does not read is dropped once
+ * VMCTLD_MAX_OUTPUT bytes wait for it. The accept loop is vmctld's own: it
+ * serves at most VMCTLD_MAX_CLIENTS, drops idle peers, and out of
+ * descriptors it waits instead of spinning, logging once a second at most. */
 #include "config.h"
 
 #include "daemon/server.h"
 
 #include <errno.h>
 #include <grp.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 struct VmctldServer {
-    GSocketService *service;
+    GSocketListener *listener;
+    GCancellable *stop;
+    guint backoff; /* a retry of accept after running out of descriptors */
+    unsigned clients;
+    unsigned idle_s;
     char *path;
     gid_t gid;
     bool have_group;
@@ -31,6 +40,13 @@ typedef struct {
     bool closing;            /* stop serving: error, EOF or refusal */
     bool pending;            /* an asynchronous call is not answered yet */
     bool draining;           /* refused: input is read and dropped until EOF */
+    GString *queue;          /* replies not handed to the socket yet */
+    GBytes *inflight;        /* what the socket is writing now */
+    bool writing;            /* a write of inflight is under way */
+    bool eof;                /* the peer sent all it will send */
+    bool close_when_sent;    /* closed once what is queued is written */
+    bool shut_when_sent;     /* our side shut once it is written (then drained) */
+    guint idle;              /* the idle timer */
 } Client;
 
 struct VmctldCall {
@@ -40,6 +56,36 @@ struct VmctldCall {
 
 static void client_read(Client *c);
 static void handle_lines(Client *c);
+
+/* A warning at most once a second per kind, with the count of those
+ * it held back. */
+typedef struct {
+    gint64 last_us;
+    unsigned held;
+} RateLog;
+
+static void G_GNUC_PRINTF(2, 3) rate_warning(RateLog *rl, const char *fmt, ...)
+{
+    gint64 now = g_get_monotonic_time();
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    if (rl->last_us && now - rl->last_us < G_USEC_PER_SEC) {
+        rl->held++;
+        return;
+    }
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (rl->held)
+        g_warning("%s (and %u more like it in the last second)", msg, rl->held);
+    else
+        g_warning("%s", msg);
+    rl->last_us = now;
+    rl->held = 0;
+}
+
+static RateLog accept_log, drop_log;
 
 bool vmctld_peer_allowed(uid_t uid, const gid_t *gids, size_t n_gids, gid_t allowed_gid, bool have_group)
 {
@@ -84,30 +130,125 @@ static void client_unref(Client *c)
 {
     if (--c->refs > 0)
         return;
+    if (c->idle)
+        g_source_remove(c->idle);
     g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
     g_object_unref(c->conn);
     g_string_free(c->buf, TRUE);
+    g_string_free(c->queue, TRUE);
+    if (c->inflight)
+        g_bytes_unref(c->inflight);
+    c->srv->clients--;
     g_free(c);
 }
 
-/* The connection is done with: no more reading or dispatching. */
+/* The connection is done with: no more reading, dispatching or writing. */
 static void client_close(Client *c)
 {
     c->closing = true;
     g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
 }
 
+static void client_flush(Client *c);
+static bool client_has_output(const Client *c);
+
+static gboolean on_idle(gpointer user)
+{
+    Client *c = user;
+
+    c->idle = 0;
+    if (c->pending || client_has_output(c)) {
+        /* busy, not idle: a call under way, or replies being read */
+        c->idle = g_timeout_add_seconds(c->srv->idle_s, on_idle, c);
+        return G_SOURCE_REMOVE;
+    }
+    g_message("a client sent nothing for %u s: closed", c->srv->idle_s);
+    client_close(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* The client did something: its idle time starts again. */
+static void client_touch(Client *c)
+{
+    if (c->idle)
+        g_source_remove(c->idle);
+    c->idle = g_timeout_add_seconds(c->srv->idle_s, on_idle, c);
+}
+
+static bool client_has_output(const Client *c)
+{
+    return c->inflight || c->queue->len;
+}
+
+/* What waits for the output to be written, once it is. */
+static void client_sent(Client *c)
+{
+    if (c->closing || client_has_output(c))
+        return;
+    if (c->close_when_sent || (c->eof && !c->pending))
+        client_close(c);
+    else if (c->shut_when_sent) {
+        c->shut_when_sent = false;
+        g_socket_shutdown(g_socket_connection_get_socket(c->conn), FALSE, TRUE, NULL);
+    }
+}
+
+static void on_written(GObject *src, GAsyncResult *res, gpointer user)
+{
+    Client *c = user;
+    g_autoptr(GError) err = NULL;
+    gssize n = g_output_stream_write_bytes_finish(G_OUTPUT_STREAM(src), res, &err);
+
+    c->writing = false;
+    if (n < 0) {
+        if (!c->closing)
+            client_close(c);
+    } else if (!c->closing) {
+        gsize size = g_bytes_get_size(c->inflight);
+        GBytes *rest = (gsize)n < size ? g_bytes_new_from_bytes(c->inflight, n, size - n) : NULL;
+
+        g_bytes_unref(c->inflight);
+        c->inflight = rest;
+        client_flush(c);
+        client_sent(c);
+    }
+    client_unref(c);
+}
+
+/* Hand what is queued to the socket, one write at a time; the write holds
+ * a reference until it is done. */
+static void client_flush(Client *c)
+{
+    if (c->closing || c->writing)
+        return;
+    if (!c->inflight) {
+        if (!c->queue->len)
+            return;
+        c->inflight = g_string_free_to_bytes(c->queue);
+        c->queue = g_string_new(NULL);
+    }
+    c->writing = true;
+    c->refs++;
+    g_output_stream_write_bytes_async(g_io_stream_get_output_stream(G_IO_STREAM(c->conn)), c->inflight,
+                                      G_PRIORITY_DEFAULT, NULL, on_written, c);
+}
+
 static void client_send(Client *c, json_object *reply)
 {
     const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(c->conn));
-    g_autoptr(GError) err = NULL;
+    gsize waiting = c->queue->len + (c->inflight ? g_bytes_get_size(c->inflight) : 0);
 
-    /* Replies are small next to the socket buffer; a peer that does not
-     * read them only blocks itself once the buffer is full. */
-    if (!g_output_stream_write_all(out, text, strlen(text), NULL, NULL, &err) ||
-        !g_output_stream_write_all(out, "\n", 1, NULL, NULL, &err))
+    if (c->closing)
+        return;
+    if (waiting + strlen(text) + 1 > VMCTLD_MAX_OUTPUT) {
+        /* it does not read what it asked for: it is not waited for */
+        rate_warning(&drop_log, "a client left %" G_GSIZE_FORMAT " bytes of replies unread: dropped", waiting);
         client_close(c);
+        return;
+    }
+    g_string_append(c->queue, text);
+    g_string_append_c(c->queue, '\n');
+    client_flush(c);
 }
 
 static json_object *error_reply(json_object *id, const char *cls, const char *desc)
@@ -212,8 +353,9 @@ static void call_finish(VmctldCall *call, json_object *reply)
     json_object_put(call->id);
     g_free(call);
     c->pending = false;
-    if (!c->closing)
+    if (!c->closing && !c->eof)
         handle_lines(c); /* requests that arrived meanwhile */
+    client_sent(c);
     client_unref(c);
 }
 
@@ -241,7 +383,7 @@ void vmctld_call_event(VmctldCall *call, const char *name, json_object *data)
 
 bool vmctld_call_peer_gone(const VmctldCall *call)
 {
-    return call->client->closing;
+    return call->client->closing || call->client->eof;
 }
 
 static void handle_lines(Client *c)
@@ -268,9 +410,10 @@ static void handle_lines(Client *c)
         reply = error_reply(NULL, VMCTLD_ERR_BAD_REQUEST, m);
         client_send(c, reply);
         /* closing with unread input would reset the connection and could
-         * take the reply with it: end our side, then drain until the peer
-         * closes */
-        g_socket_shutdown(g_socket_connection_get_socket(c->conn), FALSE, TRUE, NULL);
+         * take the reply with it: end our side once the reply is out, then
+         * drain until the peer closes */
+        c->shut_when_sent = true;
+        client_sent(c);
         g_string_truncate(c->buf, 0);
         c->draining = true;
     }
@@ -283,11 +426,16 @@ static void on_read(GObject *src, GAsyncResult *res, gpointer user)
     gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, &err);
 
     if (n <= 0 || c->closing) {
-        /* EOF: a pending call still answers into the void, then frees */
-        c->closing = true;
+        /* EOF: what is queued and a pending call's answer are still
+         * written (the peer may only have shut its side), then it closes */
+        if (n < 0)
+            client_close(c);
+        c->eof = true;
+        client_sent(c);
         client_unref(c);
         return;
     }
+    client_touch(c);
     if (c->draining) {
         client_read(c);
         return;
@@ -307,9 +455,8 @@ static void client_read(Client *c)
                               G_PRIORITY_DEFAULT, NULL, on_read, c);
 }
 
-static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GObject *source, gpointer user)
+static void serve(VmctldServer *srv, GSocketConnection *conn)
 {
-    VmctldServer *srv = user;
     GSocket *sock = g_socket_connection_get_socket(conn);
     g_autoptr(GCredentials) cred = g_socket_get_credentials(sock, NULL);
     g_autofree char *denied = NULL;
@@ -321,6 +468,20 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     c->srv = srv;
     c->conn = g_object_ref(conn);
     c->buf = g_string_new(NULL);
+    c->queue = g_string_new(NULL);
+    if (srv->clients >= VMCTLD_MAX_CLIENTS) {
+        g_autofree char *m = g_strdup_printf("vmctld serves at most %d clients at once: try again later",
+                                             VMCTLD_MAX_CLIENTS);
+        g_autoptr(json_object) reply = error_reply(NULL, VMCTLD_ERR_BUSY, m);
+
+        srv->clients++;
+        rate_warning(&drop_log, "a client over the limit of %d was turned away", VMCTLD_MAX_CLIENTS);
+        c->close_when_sent = true;
+        client_send(c, reply);
+        client_unref(c);
+        return;
+    }
+    srv->clients++;
     if (cred) {
         uid_t uid = g_credentials_get_unix_user(cred, NULL);
         g_autoptr(GArray) gids = peer_groups(g_credentials_get_unix_pid(cred, NULL));
@@ -335,13 +496,49 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     if (!allowed) {
         g_autoptr(json_object) reply = error_reply(NULL, VMCTLD_ERR_DENIED, denied);
 
+        c->close_when_sent = true;
         client_send(c, reply);
-        client_close(c);
         client_unref(c);
-        return TRUE;
+        return;
     }
+    client_touch(c);
     client_read(c);
-    return TRUE;
+}
+
+static void accept_next(VmctldServer *srv);
+
+static gboolean accept_again(gpointer user)
+{
+    VmctldServer *srv = user;
+
+    srv->backoff = 0;
+    accept_next(srv);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_accept(GObject *src, GAsyncResult *res, gpointer user)
+{
+    g_autoptr(GError) err = NULL;
+    GSocketConnection *conn = g_socket_listener_accept_finish(G_SOCKET_LISTENER(src), res, NULL, &err);
+    VmctldServer *srv = user;
+
+    if (!conn) {
+        if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            return; /* the server is gone */
+        /* out of descriptors (or another passing failure): wait a little
+         * rather than spin on a connection that cannot be taken */
+        rate_warning(&accept_log, "cannot accept a client: %s", err->message);
+        srv->backoff = g_timeout_add(VMCTLD_ACCEPT_BACKOFF_MS, accept_again, srv);
+        return;
+    }
+    serve(srv, conn);
+    g_object_unref(conn);
+    accept_next(srv);
+}
+
+static void accept_next(VmctldServer *srv)
+{
+    g_socket_listener_accept_async(srv->listener, srv->stop, on_accept, srv);
 }
 
 VmctldServer *vmctld_server_new(const char *path, const char *group, const VmctldCommand *commands,
@@ -380,16 +577,23 @@ VmctldServer *vmctld_server_new(const char *path, const char *group, const Vmctl
         return NULL;
     }
     unlink(path); /* stale socket of a daemon that died */
-    srv->service = g_socket_service_new();
-    if (!g_socket_listener_add_address(G_SOCKET_LISTENER(srv->service), addr, G_SOCKET_TYPE_STREAM,
-                                       G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, error))
+    srv->listener = g_socket_listener_new();
+    srv->stop = g_cancellable_new();
+    if (!g_socket_listener_add_address(srv->listener, addr, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL,
+                                       NULL, error))
         return NULL;
     if (chmod(path, mode) < 0 || (srv->have_group && chown(path, 0, srv->gid) < 0)) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot set the mode of '%s': %s", path, g_strerror(errno));
         return NULL;
     }
-    g_signal_connect(srv->service, "incoming", G_CALLBACK(on_incoming), srv);
-    g_socket_service_start(srv->service);
+    {
+        const char *idle = g_getenv("VMCTLD_CLIENT_IDLE_S");
+        guint64 v;
+
+        srv->idle_s = idle && g_ascii_string_to_unsigned(idle, 10, 1, 86400, &v, NULL) ? (unsigned)v
+                                                                                    : VMCTLD_CLIENT_IDLE_S;
+    }
+    accept_next(srv);
     return g_steal_pointer(&srv);
 }
 
@@ -397,12 +601,16 @@ void vmctld_server_free(VmctldServer *srv)
 {
     if (!srv)
         return;
-    if (srv->service) {
-        g_socket_service_stop(srv->service);
-        g_socket_listener_close(G_SOCKET_LISTENER(srv->service));
-        g_object_unref(srv->service);
+    if (srv->backoff)
+        g_source_remove(srv->backoff);
+    if (srv->stop)
+        g_cancellable_cancel(srv->stop);
+    if (srv->listener) {
+        g_socket_listener_close(srv->listener);
+        g_object_unref(srv->listener);
         unlink(srv->path);
     }
+    g_clear_object(&srv->stop);
     g_free(srv->path);
     g_free(srv);
 }

@@ -9,6 +9,16 @@
 #include "util.h"
 
 #define VMCTLD_MAX_REQUEST (1024 * 1024) /* bytes per request line */
+/* Bytes of replies and events a client may leave unread: one that reads
+ * nothing while it floods requests is dropped there, never waited for. */
+#define VMCTLD_MAX_OUTPUT (1024 * 1024)
+/* Clients served at once; one more gets a one-line error and is closed. */
+#define VMCTLD_MAX_CLIENTS 64
+/* s a client may stay connected without a request or a call under way
+ * (VMCTLD_CLIENT_IDLE_S overrides it). */
+#define VMCTLD_CLIENT_IDLE_S 60
+/* ms the accept loop waits when the process is out of descriptors. */
+#define VMCTLD_ACCEPT_BACKOFF_MS 250
 
 typedef struct VmctldServer VmctldServer;
 
@@ -58,3 +68,4 @@ bool vmctld_peer_allowed(uid_t uid, const gid_t *gids, size_t n_gids, gid_t allo
 #define VMCTLD_ERR_BAD_REQUEST "BadRequest"
 #define VMCTLD_ERR_UNKNOWN_COMMAND "CommandNotFound"
 #define VMCTLD_ERR_DENIED "PermissionDenied"
+#define VMCTLD_ERR_BUSY "TooManyClients"
