@@ -66,6 +66,22 @@ static char *daemon_binary(void)
     }
     return g_build_filename(VMCTL_SBINDIR, "vmctld", NULL);
 }
+/* In a vmctld about to be exec'd: stdout and stderr to its log, stdin from
+ * /dev/null, and the ready pipe's end kept open across the exec. */
+static void daemon_child_stdio(const char *log_path, int ready_fd)
+{
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+    fcntl(ready_fd, F_SETFD, 0);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+    }
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        dup2(fd, STDIN_FILENO);
+}
+
 
 static bool start_daemon(const char *socket_path, GError **error)
 {
@@ -101,17 +117,9 @@ static bool start_daemon(const char *socket_path, GError **error)
         if (fork() == 0) {
             g_autofree char *fdstr = g_strdup_printf("%d", pfd[1]);
             const char *argv[12];
-            int n = 0, lfd;
+            int n = 0;
 
-            fcntl(pfd[1], F_SETFD, 0);
-            lfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-            if (lfd >= 0) {
-                dup2(lfd, STDOUT_FILENO);
-                dup2(lfd, STDERR_FILENO);
-            }
-            lfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (lfd >= 0)
-                dup2(lfd, STDIN_FILENO);
+            daemon_child_stdio(log_path, pfd[1]);
             argv[n++] = bin;
             argv[n++] = "--socket";
             argv[n++] = socket_path;
@@ -333,16 +341,7 @@ pid_t vmctl_client_daemon_spawn(const char *socket_path, const char *state_dir, 
         return 0;
     }
     if (pid == 0) {
-        int lfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-        fcntl(pfd[1], F_SETFD, 0);
-        if (lfd >= 0) {
-            dup2(lfd, STDOUT_FILENO);
-            dup2(lfd, STDERR_FILENO);
-        }
-        lfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (lfd >= 0)
-            dup2(lfd, STDIN_FILENO);
+        daemon_child_stdio(log_path, pfd[1]);
         execv(bin, (char **)argv->pdata);
         _exit(127);
     }

@@ -13,17 +13,21 @@ const char *vmctl_report_status_name(enum vmctl_report_status st)
     return st < VMCTL_REPORT_NSTATUS ? status_names[st] : "ERROR";
 }
 
-static const char *jstr(json_object *o, const char *key)
+const char *vmctl_report_str(json_object *o, const char *path)
 {
-    json_object *v = NULL;
+    g_auto(GStrv) parts = g_strsplit(path, ".", -1);
 
-    return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
+    for (size_t i = 0; parts[i] && o; i++)
+        o = json_object_is_type(o, json_type_object) ? json_object_object_get(o, parts[i]) : NULL;
+    return o && !json_object_is_type(o, json_type_object) && !json_object_is_type(o, json_type_array)
+               ? json_object_get_string(o)
+               : NULL;
 }
 
 /* A check's status; anything unknown counts as an ERROR. */
 static enum vmctl_report_status check_status(json_object *check)
 {
-    const char *st = jstr(check, "status");
+    const char *st = vmctl_report_str(check, "status");
 
     for (int i = 0; i < VMCTL_REPORT_NSTATUS; i++)
         if (g_strcmp0(st, status_names[i]) == 0)
@@ -84,13 +88,13 @@ static void append_first(GString *r, json_object *report, enum vmctl_report_stat
 {
     json_object *c = json_object_array_get_idx(report_checks(report), vmctl_report_first(report, st));
     json_object *kb = json_object_object_get(json_object_object_get(c, "evidence"), "known_bug");
-    g_autofree char *what = first_clause(jstr(c, "summary"));
+    g_autofree char *what = first_clause(vmctl_report_str(c, "summary"));
 
-    g_string_append_printf(r, "%s %s: %s", jstr(c, "id") ? jstr(c, "id") : "?",
+    g_string_append_printf(r, "%s %s: %s", vmctl_report_str(c, "id") ? vmctl_report_str(c, "id") : "?",
                            st == VMCTL_REPORT_FAIL ? "failed" : "could not run", what);
     if (kb)
-        g_string_append_printf(r, ", a known bug of the installed QEMU ('%s'), fixed in QEMU %s", jstr(kb, "id"),
-                               jstr(kb, "fixed_in") ? jstr(kb, "fixed_in") : "(not yet)");
+        g_string_append_printf(r, ", a known bug of the installed QEMU ('%s'), fixed in QEMU %s", vmctl_report_str(kb, "id"),
+                               vmctl_report_str(kb, "fixed_in") ? vmctl_report_str(kb, "fixed_in") : "(not yet)");
     if (n > 1)
         g_string_append_printf(r, " (and %u more %s)", n - 1, vmctl_report_status_name(st));
 }
@@ -99,8 +103,8 @@ char *vmctl_report_reason(json_object *report)
 {
     GString *r = g_string_new(NULL);
     unsigned n[VMCTL_REPORT_NSTATUS];
-    const char *lab_verdict = jstr(report, "lab_verdict");
-    const char *fault = jstr(report, "injected_fault");
+    const char *lab_verdict = vmctl_report_str(report, "lab_verdict");
+    const char *fault = vmctl_report_str(report, "injected_fault");
 
     vmctl_report_counts(report, n);
     if (n[VMCTL_REPORT_FAIL]) {
@@ -113,9 +117,9 @@ char *vmctl_report_reason(json_object *report)
         g_string_append_printf(r, "all %u measured checks passed", n[VMCTL_REPORT_PASS]);
         if (n[VMCTL_REPORT_NA]) {
             json_object *c = json_object_array_get_idx(report_checks(report), vmctl_report_first(report, VMCTL_REPORT_NA));
-            g_autofree char *why = first_clause(jstr(c, "summary"));
+            g_autofree char *why = first_clause(vmctl_report_str(c, "summary"));
 
-            g_string_append_printf(r, "; %u not applicable, first %s: %s", n[VMCTL_REPORT_NA], jstr(c, "id"), why);
+            g_string_append_printf(r, "; %u not applicable, first %s: %s", n[VMCTL_REPORT_NA], vmctl_report_str(c, "id"), why);
         }
     }
     if (lab_verdict && strcmp(lab_verdict, "pass") != 0)
@@ -157,11 +161,11 @@ static void count_checks(json_object *checks, const char *prefix, const char *st
     *n = *with = 0;
     for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
         json_object *c = json_object_array_get_idx(checks, i);
-        if (!g_str_has_prefix(jstr(c, "id"), prefix))
+        if (!g_str_has_prefix(vmctl_report_str(c, "id"), prefix))
             continue;
         if (!(*n)++)
-            *first = jstr(c, "id");
-        *with += g_strcmp0(jstr(c, "status"), status) == 0;
+            *first = vmctl_report_str(c, "id");
+        *with += g_strcmp0(vmctl_report_str(c, "status"), status) == 0;
     }
 }
 
@@ -183,11 +187,11 @@ char *vmctl_report_measure_change(const char *id, json_object *checks, const cha
             json_object *ev = json_object_object_get(c, "evidence");
             int64_t before;
 
-            if (!g_str_has_prefix(jstr(c, "id"), fsdax ? "huge-pages/fsdax:" : "huge-pages/devdax:"))
+            if (!g_str_has_prefix(vmctl_report_str(c, "id"), fsdax ? "huge-pages/fsdax:" : "huge-pages/devdax:"))
                 continue;
-            *check = jstr(c, "id");
-            if (g_strcmp0(jstr(c, "status"), "NOT APPLICABLE") == 0 &&
-                strstr(jstr(c, "summary") ? jstr(c, "summary") : "", "stats are not available")) {
+            *check = vmctl_report_str(c, "id");
+            if (g_strcmp0(vmctl_report_str(c, "status"), "NOT APPLICABLE") == 0 &&
+                strstr(vmctl_report_str(c, "summary") ? vmctl_report_str(c, "summary") : "", "stats are not available")) {
                 *seen = "not measurable";
                 return g_strdup("KVM binary stats are not available on this kernel");
             }
@@ -206,15 +210,15 @@ char *vmctl_report_measure_change(const char *id, json_object *checks, const cha
             json_object *c = json_object_array_get_idx(checks, i);
             json_object *ev = json_object_object_get(c, "evidence");
 
-            if (!g_str_has_prefix(jstr(c, "id"), "migration/") || g_strcmp0(jstr(ev, "accel"), "tcg") != 0)
+            if (!g_str_has_prefix(vmctl_report_str(c, "id"), "migration/") || g_strcmp0(vmctl_report_str(ev, "accel"), "tcg") != 0)
                 continue;
-            *check = jstr(c, "id");
+            *check = vmctl_report_str(c, "id");
             if (json_object_object_get_ex(ev, "known_bug", NULL)) {
-                g_autofree char *what = first_clause(jstr(c, "summary"));
+                g_autofree char *what = first_clause(vmctl_report_str(c, "summary"));
                 *seen = "seen";
                 return g_strdup_printf("a migration under TCG lost pages: %s", what);
             }
-            if (g_strcmp0(jstr(c, "status"), "PASS") == 0) {
+            if (g_strcmp0(vmctl_report_str(c, "status"), "PASS") == 0) {
                 *seen = "not seen";
                 return g_strdup("a migration under TCG lost no page this time (the loss is intermittent)");
             }
@@ -237,17 +241,17 @@ json_object *vmctl_report_known_changes(json_object *report)
             json_object *c = json_object_array_get_idx(arr, i), *row = json_object_new_object();
             const char *seen = NULL, *check = NULL;
             g_autofree char *measured =
-                jstr(c, "id") ? vmctl_report_measure_change(jstr(c, "id"), report_checks(report), &seen, &check)
+                vmctl_report_str(c, "id") ? vmctl_report_measure_change(vmctl_report_str(c, "id"), report_checks(report), &seen, &check)
                               : NULL;
 
             vmctl_json_add_str(row, "component", parts[p]);
-            vmctl_json_add_str(row, "id", jstr(c, "id"));
-            vmctl_json_add_str(row, "summary", jstr(c, "summary"));
+            vmctl_json_add_str(row, "id", vmctl_report_str(c, "id"));
+            vmctl_json_add_str(row, "summary", vmctl_report_str(c, "summary"));
             vmctl_json_add_bool(row, "applies", json_object_get_boolean(json_object_object_get(c, "applies")));
-            if (jstr(c, "since"))
-                vmctl_json_add_str(row, "since", jstr(c, "since"));
-            if (jstr(c, "fixed_in"))
-                vmctl_json_add_str(row, "fixed_in", jstr(c, "fixed_in"));
+            if (vmctl_report_str(c, "since"))
+                vmctl_json_add_str(row, "since", vmctl_report_str(c, "since"));
+            if (vmctl_report_str(c, "fixed_in"))
+                vmctl_json_add_str(row, "fixed_in", vmctl_report_str(c, "fixed_in"));
             if (measured) {
                 vmctl_json_add_str(row, "measured", measured);
                 vmctl_json_add_str(row, "seen", seen);

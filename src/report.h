@@ -10,6 +10,10 @@
 
 #include "util.h"
 
+/* A member of a report object by dotted path ("host.kernel.release") as a
+ * string; NULL when absent or not a scalar. */
+const char *vmctl_report_str(json_object *o, const char *path);
+
 /* The four statuses of a check, in the report's order. */
 enum vmctl_report_status {
     VMCTL_REPORT_PASS,

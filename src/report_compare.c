@@ -6,6 +6,8 @@
 
 #include "report_formats.h"
 
+#include "report.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -65,17 +67,6 @@ const VmctlFigureBand *vmctl_report_figure_band(const char *name, json_object *l
     return NULL;
 }
 
-static const char *jstr(json_object *o, const char *path)
-{
-    g_auto(GStrv) parts = g_strsplit(path, ".", -1);
-
-    for (size_t i = 0; parts[i] && o; i++)
-        o = json_object_is_type(o, json_type_object) ? json_object_object_get(o, parts[i]) : NULL;
-    return o && !json_object_is_type(o, json_type_object) && !json_object_is_type(o, json_type_array)
-               ? json_object_get_string(o)
-               : NULL;
-}
-
 static const char *const statuses[] = { "PASS", "FAIL", "NOT APPLICABLE", "ERROR" };
 
 bool vmctl_report_is_valid(json_object *report, GError **error)
@@ -102,14 +93,14 @@ bool vmctl_report_is_valid(json_object *report, GError **error)
                         "not a vmctl validate report (check %zu has no string id)", i);
             return false;
         }
-        st = jstr(c, "status");
+        st = vmctl_report_str(c, "status");
         for (size_t j = 0; st && j < G_N_ELEMENTS(statuses); j++)
             known |= strcmp(st, statuses[j]) == 0;
         if (!known || !json_object_is_type(json_object_object_get(c, "status"), json_type_string)) {
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID,
                         "not a vmctl validate report (check '%s' has status '%s', not PASS, FAIL, NOT APPLICABLE "
                         "or ERROR)",
-                        jstr(c, "id"), st ? st : "");
+                        vmctl_report_str(c, "id"), st ? st : "");
             return false;
         }
     }
@@ -147,7 +138,7 @@ static GHashTable *checks_by_id(json_object *report)
 
     for (size_t i = 0; i < json_object_array_length(checks); i++) {
         json_object *c = json_object_array_get_idx(checks, i);
-        const char *id = jstr(c, "id");
+        const char *id = vmctl_report_str(c, "id");
 
         if (!g_hash_table_contains(h, id))
             g_hash_table_insert(h, (gpointer)id, c);
@@ -166,31 +157,31 @@ static void compare_checks(json_object *old_r, json_object *new_r, json_object *
     /* in NEW's order: status changes and added checks */
     for (size_t i = 0; i < json_object_array_length(new_checks); i++) {
         json_object *nc = json_object_array_get_idx(new_checks, i);
-        const char *id = jstr(nc, "id");
+        const char *id = vmctl_report_str(nc, "id");
         json_object *oc = g_hash_table_lookup(old_ids, id);
-        const char *ns = jstr(nc, "status");
+        const char *ns = vmctl_report_str(nc, "status");
 
         if (!g_hash_table_add(done, (gpointer)id))
             continue;
         if (!oc) {
             json_object_array_add(changes, change_new("added", id, NULL, jstring_or_null(ns), bad_status(ns)));
-        } else if (g_strcmp0(jstr(oc, "status"), ns) != 0) {
-            const char *os = jstr(oc, "status");
+        } else if (g_strcmp0(vmctl_report_str(oc, "status"), ns) != 0) {
+            const char *os = vmctl_report_str(oc, "status");
             json_object *c = change_new("status", id, jstring_or_null(os), jstring_or_null(ns),
                                         bad_status(ns) && !bad_status(os));
 
-            vmctl_json_add_str(c, "summary", jstr(nc, "summary"));
+            vmctl_json_add_str(c, "summary", vmctl_report_str(nc, "summary"));
             json_object_array_add(changes, c);
         }
     }
     /* then the checks only OLD has, in its order */
     for (size_t i = 0; i < json_object_array_length(old_checks); i++) {
         json_object *oc = json_object_array_get_idx(old_checks, i);
-        const char *id = jstr(oc, "id");
+        const char *id = vmctl_report_str(oc, "id");
 
         if (g_hash_table_contains(new_ids, id) || !g_hash_table_add(done, (gpointer)id))
             continue;
-        json_object_array_add(changes, change_new("removed", id, jstring_or_null(jstr(oc, "status")), NULL, false));
+        json_object_array_add(changes, change_new("removed", id, jstring_or_null(vmctl_report_str(oc, "status")), NULL, false));
     }
 }
 
@@ -200,7 +191,7 @@ static char *figure_key(json_object *f)
     GString *k = g_string_new(NULL);
     json_object *labels = json_object_object_get(f, "labels");
 
-    g_string_append_printf(k, "%s %s", jstr(f, "name"), jstr(f, "check"));
+    g_string_append_printf(k, "%s %s", vmctl_report_str(f, "name"), vmctl_report_str(f, "check"));
     if (labels) {
         json_object_object_foreach(labels, lk, lv) g_string_append_printf(k, " %s=%s", lk, json_object_get_string(lv));
     }
@@ -221,7 +212,7 @@ static void compare_figures(json_object *old_r, json_object *new_r, json_object 
         json_object *nf = json_object_array_get_idx(new_f, i);
         g_autofree char *key = figure_key(nf);
         json_object *of = g_hash_table_lookup(old_by_key, key), *c, *labels;
-        const VmctlFigureBand *b = vmctl_report_figure_band(jstr(nf, "name"), json_object_object_get(nf, "labels"));
+        const VmctlFigureBand *b = vmctl_report_figure_band(vmctl_report_str(nf, "name"), json_object_object_get(nf, "labels"));
         double ov, nv, band;
         const char *dir;
         bool worse, better;
@@ -253,12 +244,12 @@ static void compare_figures(json_object *old_r, json_object *new_r, json_object 
         }
         dir = worse ? "worse" : better ? "better" : "moved";
         c = change_new("figure", key, json_object_new_double(ov), json_object_new_double(nv), worse);
-        vmctl_json_add_str(c, "figure", jstr(nf, "name"));
-        vmctl_json_add_str(c, "check", jstr(nf, "check"));
+        vmctl_json_add_str(c, "figure", vmctl_report_str(nf, "name"));
+        vmctl_json_add_str(c, "check", vmctl_report_str(nf, "check"));
         labels = json_object_object_get(nf, "labels");
         if (labels)
             json_object_object_add(c, "labels", json_object_get(labels));
-        vmctl_json_add_str(c, "unit", jstr(nf, "unit"));
+        vmctl_json_add_str(c, "unit", vmctl_report_str(nf, "unit"));
         vmctl_json_add_double(c, "band", band);
         vmctl_json_add_str(c, "direction", dir);
         json_object_array_add(changes, c);
@@ -280,7 +271,7 @@ static void compare_host(json_object *old_r, json_object *new_r, json_object *ch
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(facts); i++) {
-        const char *o = jstr(old_r, facts[i].path), *n = jstr(new_r, facts[i].path);
+        const char *o = vmctl_report_str(old_r, facts[i].path), *n = vmctl_report_str(new_r, facts[i].path);
 
         if (g_strcmp0(o, n) != 0)
             json_object_array_add(changes, change_new("host", facts[i].id, jstring_or_null(o), jstring_or_null(n),
@@ -299,11 +290,11 @@ json_object *vmctl_report_compare(json_object *old_report, json_object *new_repo
     compare_host(old_report, new_report, changes);
     for (size_t i = 0; i < json_object_array_length(changes); i++) {
         json_object *c = json_object_array_get_idx(changes, i);
-        const char *kind = jstr(c, "kind");
+        const char *kind = vmctl_report_str(c, "kind");
 
         regressions += json_object_get_boolean(json_object_object_get(c, "regression"));
-        improvements += (strcmp(kind, "status") == 0 && bad_status(jstr(c, "old")) && !bad_status(jstr(c, "new"))) ||
-                        (strcmp(kind, "figure") == 0 && g_strcmp0(jstr(c, "direction"), "better") == 0);
+        improvements += (strcmp(kind, "status") == 0 && bad_status(vmctl_report_str(c, "old")) && !bad_status(vmctl_report_str(c, "new"))) ||
+                        (strcmp(kind, "figure") == 0 && g_strcmp0(vmctl_report_str(c, "direction"), "better") == 0);
     }
     json_object_object_add(out, "changes", changes);
     vmctl_json_add_u64(out, "regressions", regressions);

@@ -479,11 +479,9 @@ static int check_index(json_object *checks, const char *id)
 
 static const char *path_str(json_object *o, const char *path, const char *dflt)
 {
-    g_auto(GStrv) parts = g_strsplit(path, ".", -1);
+    const char *v = vmctl_report_str(o, path);
 
-    for (size_t i = 0; parts[i] && o; i++)
-        o = json_object_object_get(o, parts[i]);
-    return o ? json_object_get_string(o) : dflt;
+    return v ? v : dflt;
 }
 
 static void row2(GString *s, const char *k, const char *v)

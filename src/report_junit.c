@@ -13,6 +13,8 @@
 
 #include "report_formats.h"
 
+#include "report.h"
+
 #include <string.h>
 
 /* Append text escaped for XML character data or, with attr, for a
@@ -64,18 +66,6 @@ static void xml_attr(GString *s, const char *name, const char *value)
     g_string_append_c(s, '"');
 }
 
-/* A member of an object by dotted path, as a string; NULL when absent. */
-static const char *jpath(json_object *o, const char *path)
-{
-    g_auto(GStrv) parts = g_strsplit(path, ".", -1);
-
-    for (size_t i = 0; parts[i] && o; i++)
-        o = json_object_is_type(o, json_type_object) ? json_object_object_get(o, parts[i]) : NULL;
-    return o && !json_object_is_type(o, json_type_object) && !json_object_is_type(o, json_type_array)
-               ? json_object_get_string(o)
-               : NULL;
-}
-
 char *vmctl_report_check_group(const char *id)
 {
     const char *slash = strchr(id ? id : "", '/');
@@ -104,7 +94,7 @@ static void count_checks(json_object *checks, struct counts *c)
 {
     for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
         json_object *chk = json_object_array_get_idx(checks, i);
-        const char *st = jpath(chk, "status");
+        const char *st = vmctl_report_str(chk, "status");
 
         c->tests++;
         c->failures += g_strcmp0(st, "FAIL") == 0;
@@ -117,9 +107,9 @@ static void count_checks(json_object *checks, struct counts *c)
 
 static void append_testcase(GString *s, json_object *chk, const char *class_prefix)
 {
-    const char *id = jpath(chk, "id");
-    const char *st = jpath(chk, "status");
-    const char *summary = jpath(chk, "summary");
+    const char *id = vmctl_report_str(chk, "id");
+    const char *st = vmctl_report_str(chk, "status");
+    const char *summary = vmctl_report_str(chk, "summary");
     json_object *ev = json_object_object_get(chk, "evidence");
     g_autofree char *group = vmctl_report_check_group(id);
     g_autofree char *classname = g_strdup_printf("%s.%s", class_prefix, group);
@@ -173,15 +163,15 @@ static void append_properties(GString *s, json_object *report)
     gsize start = s->len;
 
     g_string_append(s, "    <properties>\n");
-    append_property(s, "kernel.release", jpath(host, "kernel.release"));
-    append_property(s, "kvm.available", jpath(host, "kvm.available"));
-    append_property(s, "kvm.module", jpath(host, "kvm.module"));
-    append_property(s, "memory.thp", jpath(host, "memory.thp"));
-    append_property(s, "qemu.version", jpath(host, "qemu.version"));
-    append_property(s, "libvirt.version", jpath(host, "libvirt.library_version"));
-    append_property(s, "vmctl.version", jpath(report, "vmctl_version"));
-    append_property(s, "verdict", jpath(report, "verdict"));
-    append_property(s, "injected_fault", jpath(report, "injected_fault"));
+    append_property(s, "kernel.release", vmctl_report_str(host, "kernel.release"));
+    append_property(s, "kvm.available", vmctl_report_str(host, "kvm.available"));
+    append_property(s, "kvm.module", vmctl_report_str(host, "kvm.module"));
+    append_property(s, "memory.thp", vmctl_report_str(host, "memory.thp"));
+    append_property(s, "qemu.version", vmctl_report_str(host, "qemu.version"));
+    append_property(s, "libvirt.version", vmctl_report_str(host, "libvirt.library_version"));
+    append_property(s, "vmctl.version", vmctl_report_str(report, "vmctl_version"));
+    append_property(s, "verdict", vmctl_report_str(report, "verdict"));
+    append_property(s, "injected_fault", vmctl_report_str(report, "injected_fault"));
     if (s->len == start + strlen("    <properties>\n"))
         g_string_truncate(s, start); /* none known: no element */
     else
@@ -203,8 +193,8 @@ static void append_suite(GString *s, const char *name, const char *class_prefix,
                          json_object *checks, const char *error)
 {
     struct counts c = { 0 };
-    g_autofree char *ts = junit_timestamp(jpath(report, "started"));
-    const char *hostname = jpath(report, "host.hostname");
+    g_autofree char *ts = junit_timestamp(vmctl_report_str(report, "started"));
+    const char *hostname = vmctl_report_str(report, "host.hostname");
 
     count_checks(checks, &c);
     if (error)
@@ -246,7 +236,7 @@ char *vmctl_report_junit(json_object *report)
         json_object *l = json_object_array_get_idx(labs, k);
 
         count_checks(json_object_object_get(json_object_object_get(l, "report"), "checks"), &all);
-        if (jpath(l, "error"))
+        if (vmctl_report_str(l, "error"))
             all.tests++, all.errors++;
     }
     g_string_append(s, "<testsuites name=\"vmctl validate\"");
@@ -260,11 +250,11 @@ char *vmctl_report_junit(json_object *report)
     for (size_t k = 0; labs && k < json_object_array_length(labs); k++) {
         json_object *l = json_object_array_get_idx(labs, k);
         json_object *lr = json_object_object_get(l, "report");
-        const char *kernel = jpath(l, "kernel");
+        const char *kernel = vmctl_report_str(l, "kernel");
         g_autofree char *name = g_strdup_printf("vmctl validate: lab kernel %s", kernel ? kernel : "?");
         g_autofree char *prefix = g_strdup_printf("vmctl.lab.%s", kernel ? kernel : "unknown");
 
-        append_suite(s, name, prefix, lr ? lr : l, json_object_object_get(lr, "checks"), jpath(l, "error"));
+        append_suite(s, name, prefix, lr ? lr : l, json_object_object_get(lr, "checks"), vmctl_report_str(l, "error"));
     }
     g_string_append(s, "</testsuites>\n");
     return g_string_free(s, FALSE);

@@ -11,6 +11,8 @@
 
 #include "report_formats.h"
 
+#include "report.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -79,17 +81,6 @@ static bool jnum(json_object *o, const char *path, double *out)
     return isfinite(*out);
 }
 
-static const char *jstr(json_object *o, const char *path)
-{
-    g_auto(GStrv) parts = g_strsplit(path, ".", -1);
-
-    for (size_t i = 0; parts[i] && o; i++)
-        o = json_object_is_type(o, json_type_object) ? json_object_object_get(o, parts[i]) : NULL;
-    return o && !json_object_is_type(o, json_type_object) && !json_object_is_type(o, json_type_array)
-               ? json_object_get_string(o)
-               : NULL;
-}
-
 /* The report's checks with the first of each id only. */
 static GPtrArray *unique_checks(json_object *report)
 {
@@ -99,7 +90,7 @@ static GPtrArray *unique_checks(json_object *report)
 
     for (size_t i = 0; json_object_is_type(checks, json_type_array) && i < json_object_array_length(checks); i++) {
         json_object *c = json_object_array_get_idx(checks, i);
-        const char *id = jstr(c, "id");
+        const char *id = vmctl_report_str(c, "id");
 
         if (!id || !g_hash_table_add(seen, (gpointer)id))
             continue;
@@ -118,7 +109,7 @@ json_object *vmctl_report_figures(json_object *report)
 
         for (guint i = 0; i < checks->len; i++) {
             json_object *c = checks->pdata[i], *ev = json_object_object_get(c, "evidence"), *fig;
-            const char *id = jstr(c, "id");
+            const char *id = vmctl_report_str(c, "id");
             double v, per = 1;
 
             if (!g_str_has_prefix(id, d->group) || !jnum(ev, d->path, &v))
@@ -131,7 +122,7 @@ json_object *vmctl_report_figures(json_object *report)
             if (d->label) {
                 g_auto(GStrv) kv = g_strsplit(d->label, "=", 2);
                 json_object *labels = json_object_new_object();
-                const char *val = kv[1] ? kv[1] : jstr(ev, kv[0]);
+                const char *val = kv[1] ? kv[1] : vmctl_report_str(ev, kv[0]);
 
                 vmctl_json_add_str(labels, kv[0], val && *val ? val : "unknown");
                 json_object_object_add(fig, "labels", labels);
@@ -227,16 +218,16 @@ char *vmctl_report_openmetrics(json_object *report)
     g_autoptr(GPtrArray) checks = unique_checks(report);
     g_autoptr(json_object) figs = vmctl_report_figures(report);
     json_object *host = json_object_object_get(report, "host");
-    const char *verdict = jstr(report, "verdict");
-    const char *started = jstr(report, "started");
+    const char *verdict = vmctl_report_str(report, "verdict");
+    const char *started = vmctl_report_str(report, "started");
     g_autoptr(GDateTime) t = started ? g_date_time_new_from_iso8601(started, NULL) : NULL;
     const char *last = NULL;
 
     family(s, "vmctl_host_info", "Host facts of the report: kernel release, KVM module, QEMU, libvirt and vmctl "
                                  "versions (unknown where the report has none)");
-    sample(s, "vmctl_host_info", 1, "kernel", or_unknown(jstr(host, "kernel.release")), "kvm_module",
-           or_unknown(jstr(host, "kvm.module")), "qemu", or_unknown(jstr(host, "qemu.version")), "libvirt",
-           or_unknown(jstr(host, "libvirt.library_version")), "vmctl", or_unknown(jstr(report, "vmctl_version")),
+    sample(s, "vmctl_host_info", 1, "kernel", or_unknown(vmctl_report_str(host, "kernel.release")), "kvm_module",
+           or_unknown(vmctl_report_str(host, "kvm.module")), "qemu", or_unknown(vmctl_report_str(host, "qemu.version")), "libvirt",
+           or_unknown(vmctl_report_str(host, "libvirt.library_version")), "vmctl", or_unknown(vmctl_report_str(report, "vmctl_version")),
            NULL);
 
     family(s, "vmctl_report_verdict", "The report's verdict: 1 for the one it has, 0 for the others");
@@ -249,7 +240,7 @@ char *vmctl_report_openmetrics(json_object *report)
     for (size_t i = 0; i < G_N_ELEMENTS(statuses); i++) {
         unsigned n = 0;
         for (guint j = 0; j < checks->len; j++)
-            n += g_strcmp0(jstr(checks->pdata[j], "status"), statuses[i]) == 0;
+            n += g_strcmp0(vmctl_report_str(checks->pdata[j], "status"), statuses[i]) == 0;
         sample(s, "vmctl_report_checks", n, "status", statuses[i], NULL);
     }
 
@@ -262,7 +253,7 @@ char *vmctl_report_openmetrics(json_object *report)
      * query never has to tell a missing series from a status it does not have */
     family(s, "vmctl_check_status", "Status of a check: 1 for the one it has, 0 for the others");
     for (guint j = 0; j < checks->len; j++) {
-        const char *id = jstr(checks->pdata[j], "id"), *st = jstr(checks->pdata[j], "status");
+        const char *id = vmctl_report_str(checks->pdata[j], "id"), *st = vmctl_report_str(checks->pdata[j], "status");
         for (size_t i = 0; i < G_N_ELEMENTS(statuses); i++)
             sample(s, "vmctl_check_status", g_strcmp0(st, statuses[i]) == 0, "check", id, "status", statuses[i],
                    NULL);
@@ -273,12 +264,12 @@ char *vmctl_report_openmetrics(json_object *report)
         double ns = 0;
 
         jnum(checks->pdata[j], "duration_ns", &ns);
-        sample(s, "vmctl_check_duration_seconds", ns / 1e9, "check", jstr(checks->pdata[j], "id"), NULL);
+        sample(s, "vmctl_check_duration_seconds", ns / 1e9, "check", vmctl_report_str(checks->pdata[j], "id"), NULL);
     }
 
     for (size_t i = 0; i < json_object_array_length(figs); i++) {
         json_object *f = json_object_array_get_idx(figs, i), *labels = json_object_object_get(f, "labels");
-        const char *name = jstr(f, "name");
+        const char *name = vmctl_report_str(f, "name");
         g_autofree char *metric = g_strdup_printf("vmctl_%s", name);
         double v = 0;
 
@@ -295,11 +286,11 @@ char *vmctl_report_openmetrics(json_object *report)
         if (labels) {
             json_object_object_foreach(labels, k, lv)
             {
-                sample(s, metric, v, "check", jstr(f, "check"), k, json_object_get_string(lv), NULL);
+                sample(s, metric, v, "check", vmctl_report_str(f, "check"), k, json_object_get_string(lv), NULL);
                 break; /* one sub-label per figure */
             }
         } else {
-            sample(s, metric, v, "check", jstr(f, "check"), NULL);
+            sample(s, metric, v, "check", vmctl_report_str(f, "check"), NULL);
         }
     }
     return g_string_free(s, FALSE);

@@ -11,7 +11,7 @@
 set -u
 B=$(cd "${1:?usage: soak.sh BUILDDIR [SECONDS]}" && pwd)
 SECS=${2:-300}
-T=$(mktemp -d "${TMPDIR:-/tmp}/vmctl-soak.XXXXXX")
+T=$(mktemp -d)
 export VMCTL_SOCKET="$T/vmctld.sock" VMCTL_STATE_DIR="$T/state"
 VMCTL=$B/vmctl
 pids=""

@@ -36,18 +36,8 @@ ok "two private libvirtds start (ports $pa, $pb)"
 Va() { virsh -q -c "$LV_URI_a" "$@"; }
 Vb() { virsh -q -c "$LV_URI_b" "$@"; }
 
-# guests die before their libvirtd (libvirtd leaves them running): by
-# libvirt, then by the pid libvirt wrote
-_end_guests() {
-    for n in $G ${G}k ${G}p; do
-        for s in a b; do
-            virsh -q -c "$(eval echo \$LV_URI_$s)" destroy "$n" >/dev/null 2>&1
-            p=$(cat "$TEST_TMP/libvirt-$s/run/qemu/$n.pid" 2>/dev/null)
-            [ -n "$p" ] && kill -9 "$p" 2>/dev/null
-        done
-    done
-}
-on_exit _end_guests
+# the test's guests die before their libvirtd
+on_exit "libvirtd_end_guests '$G' '${G}k' '${G}p'"
 
 # start_vmctld TAG URI: a private vmctld with the libvirt driver; sets
 # VMCTL_SOCKET for the vmctl calls that follow

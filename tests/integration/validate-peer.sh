@@ -39,20 +39,8 @@ if ! libvirtd_start b "$pb"; then
 fi
 ok "two private libvirtds start (ports $pa, $pb)"
 
-# guests validate left behind die before their libvirtd (libvirtd leaves
-# them running): by libvirt, then by the pid libvirt wrote
-_end_guests() {
-    for s in a b; do
-        for f in "$TEST_TMP/libvirt-$s/run/qemu/"validate-peer-*.pid; do
-            [ -f "$f" ] || continue
-            n=$(basename "$f" .pid)
-            virsh -q -c "$(eval echo \$LV_URI_$s)" destroy "$n" >/dev/null 2>&1
-            p=$(cat "$f" 2>/dev/null)
-            [ -n "$p" ] && kill -9 "$p" 2>/dev/null
-        done
-    done
-}
-on_exit _end_guests
+# guests validate left behind die before their libvirtd
+on_exit "libvirtd_end_guests 'validate-peer-*'"
 
 # val ARGS...: vmctl validate --only migration --quick --json; sets rc, out
 # (the report) and row (the migration/peer/ row)

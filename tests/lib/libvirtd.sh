@@ -99,3 +99,21 @@ free_port() {
 }
 
 have_libvirtd() { command -v libvirtd >/dev/null 2>&1 && command -v virsh >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1; }
+
+# libvirtd_end_guests PATTERN...: the guests whose names match a shell
+# PATTERN, on every libvirtd of this test, die before their libvirtd does
+# (libvirtd leaves guests running): by libvirt, then by the pid it wrote
+libvirtd_end_guests() {
+    for _d in "$TEST_TMP"/libvirt-*; do
+        [ -d "$_d" ] || continue
+        _uri=$(eval echo "\${LV_URI_${_d##*/libvirt-}:-}")
+        for _pat in "$@"; do
+            for _f in "$_d/run/qemu/"$_pat.pid; do
+                [ -f "$_f" ] || continue
+                [ -n "$_uri" ] && virsh -q -c "$_uri" destroy "$(basename "$_f" .pid)" >/dev/null 2>&1
+                _p=$(cat "$_f" 2>/dev/null)
+                [ -n "$_p" ] && kill -9 "$_p" 2>/dev/null
+            done
+        done
+    done
+}
