@@ -53,10 +53,18 @@ static void test_find_ram(void)
     munmap(p, RAM);
 }
 
-static void own_group(gpointer data)
+/* A shell with QEMU's -name among its arguments stands in for QEMU. It
+ * waits in the builtin 'read' on a pipe of ours, so it never forks: a forked
+ * child carries its parent's cmdline until it execs, and would be a second
+ * process of that name for a moment. */
+static GPid spawn_named(const char *name_arg, int *stdin_fd)
 {
-    (void)data;
-    setpgid(0, 0);
+    const char *argv[] = { "sh", "-c", "read x", "-name", name_arg, NULL };
+    GPid pid;
+
+    g_assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                                           NULL, NULL, &pid, stdin_fd, NULL, NULL, NULL));
+    return pid;
 }
 
 static void test_find_qemu(void)
@@ -64,20 +72,14 @@ static void test_find_qemu(void)
     g_autofree char *name = g_strdup_printf("vmctl-test-%d", (int)getpid());
     g_autofree char *arg = g_strdup_printf("guest=%s,debug-threads=on", name);
     g_autofree char *longer = g_strdup_printf("guest=%sx", name);
-    /* a shell that stays (the trailing ':') with QEMU's -name among its
-     * arguments stands in for QEMU */
-    const char *sh[] = { "sh", "-c", "sleep 30; :", "-name", arg, NULL };
-    const char *sh2[] = { "sh", "-c", "sleep 30; :", "-name", longer, NULL };
+    int in, in2;
     GPid pid, pid2;
     pid_t found = 0;
 
     g_assert_cmpint(vmctl_lvm_find_qemu(name, 0), ==, 0);
-    /* our own children (waitpid below waits for them to be gone), each in
-     * a process group of its own so its sleep goes with it */
-    g_assert_true(g_spawn_async(NULL, (char **)sh2, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, own_group,
-                                NULL, &pid2, NULL));
-    g_assert_true(g_spawn_async(NULL, (char **)sh, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, own_group,
-                                NULL, &pid, NULL));
+    /* our own children; waitpid below waits for them to be gone */
+    pid2 = spawn_named(longer, &in2);
+    pid = spawn_named(arg, &in);
     for (int i = 0; i < 200 && !found; i++) {
         found = vmctl_lvm_find_qemu(name, 0);
         if (!found)
@@ -85,10 +87,12 @@ static void test_find_qemu(void)
     }
     g_assert_cmpint(found, ==, pid); /* not the guest whose name only starts alike */
     g_assert_cmpint(vmctl_lvm_find_qemu(name, pid), ==, 0);
-    kill(-pid, SIGKILL);
-    kill(-pid2, SIGKILL);
+    kill(pid, SIGKILL);
+    kill(pid2, SIGKILL);
     waitpid(pid, NULL, 0);
     waitpid(pid2, NULL, 0);
+    close(in);
+    close(in2);
     g_assert_cmpint(vmctl_lvm_find_qemu(name, 0), ==, 0);
 }
 
