@@ -6,7 +6,9 @@
  * timer that asks query-migrate and streams progress, then the proof
  * (pages, stamps, the guest's VERIFY) and the hand-over. Every way out
  * goes through migration_fail() (destination removed, source resumed,
- * error reply) or migration_finish() (verdict reply). */
+ * error reply) or migration_finish() (verdict reply). The page compare and
+ * the stamp check, which read every page of both sides, run in a worker
+ * thread (HostOracle) so that the main loop goes on answering clients. */
 #include "config.h"
 
 #include "daemon/migration.h"
@@ -43,6 +45,26 @@
 
 typedef struct Migration Migration;
 typedef void (*StepsDone)(Migration *m);
+
+/* The host's checks of a paused pair, in a worker thread. The job owns
+ * copies of everything it reads and writes its findings into itself; the
+ * main loop takes them over when it is done. A migration that ends while
+ * its job runs (cancel, timeout, a side dying) detaches itself (m = NULL)
+ * and the findings are dropped. */
+typedef struct {
+    Migration *m; /* main loop only */
+    GPtrArray *blocks;
+    char *src_img, *dst_img;
+    bool stamps; /* the tiny guest's stamps are checked too */
+    bool dumps;  /* the images are dumps of ours, removed after */
+    guint hold_ms; /* test-only: VMCTL_MIGRATE_COMPARE_HOLD_MS, a slow compare */
+    /* the findings */
+    json_object *pages;
+    uint64_t pages_differ, stamp_bad;
+    json_object *stamps_report;
+    char *stamps_error, *stamps_skipped;
+    GError *error;
+} HostOracle;
 
 typedef struct {
     VmctlQmp *qmp;
@@ -117,6 +139,7 @@ struct Migration {
     GDataInputStream *serial_in;
     GCancellable *cancel;
     char *src_marker; /* the source's run dir file that says "resume me" */
+    HostOracle *oracle; /* the host's checks while they run */
 };
 
 static GHashTable *active; /* name -> Migration* */
@@ -136,6 +159,8 @@ static void step_free(Step *s)
 
 static void migration_free(Migration *m)
 {
+    if (m->oracle)
+        m->oracle->m = NULL; /* its findings are dropped when it is done */
     g_free(m->src_marker);
     if (m->fail_grace)
         g_source_remove(m->fail_grace);
@@ -907,21 +932,70 @@ static bool apply_fault(Migration *m, const char *src_img, const char *dst_img, 
     return vmctl_migrate_page_write(dst_img, 0, m->fault_how.page, m->stale_page, error);
 }
 
+static void host_oracle_free(HostOracle *o)
+{
+    g_ptr_array_unref(o->blocks);
+    g_free(o->src_img);
+    g_free(o->dst_img);
+    json_object_put(o->pages);
+    json_object_put(o->stamps_report);
+    g_free(o->stamps_error);
+    g_free(o->stamps_skipped);
+    g_clear_error(&o->error);
+    g_free(o);
+}
+
+/* The worker: only the job's own data, never the Migration. */
+static void host_oracle_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+    HostOracle *o = data;
+
+    (void)task;
+    (void)src;
+    (void)cancel;
+    if (o->hold_ms)
+        g_usleep((gulong)o->hold_ms * 1000);
+    o->pages = vmctl_migrate_compare(o->blocks, &o->pages_differ, &o->error);
+    if (o->pages && o->stamps) {
+        VmctlPagesCheckOptions opts = { .offset = VMCTL_MIGRATE_STAMP_OFFSET };
+        VmctlPagesReport r;
+        g_autoptr(GError) err = NULL;
+
+        if (vmctl_pages_check_file(o->dst_img, &opts, &r, &err)) {
+            o->stamp_bad = r.bad;
+            o->stamps_report = vmctl_pages_report_to_json(&r);
+        } else if (!vmctl_pages_check_file(o->src_img, &opts, &r, NULL)) {
+            /* a guest that has not stamped its region yet (still booting):
+             * nothing to check, the page compare still holds */
+            o->stamps_skipped = g_strdup(err->message);
+        } else {
+            o->stamp_bad = 1; /* the source has its stamps, the destination not */
+            o->stamps_error = g_strdup(err->message);
+        }
+    }
+    if (o->dumps) { /* dumps only: never a backing file */
+        g_unlink(o->src_img);
+        g_unlink(o->dst_img);
+    }
+}
+
+static void host_oracle_done(GObject *src, GAsyncResult *res, gpointer user);
+
 static void host_oracle(Migration *m)
 {
-    g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
     g_autoptr(GError) err = NULL;
-    g_autofree char *src_img = NULL, *dst_img = NULL;
-    json_object *cmp;
+    g_autoptr(GTask) task = NULL;
+    HostOracle *o = g_new0(HostOracle, 1);
 
-    if (m->src_ram && m->dst_ram) {
-        src_img = g_strdup(m->src_ram);
-        dst_img = g_strdup(m->dst_ram);
-    } else {
-        src_img = g_build_filename(m->dst_run_dir, "source.ram.dump", NULL);
-        dst_img = g_build_filename(m->dst_run_dir, "destination.ram.dump", NULL);
-    }
-    if (m->fault && !apply_fault(m, src_img, dst_img, &err)) {
+    o->blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
+    o->dumps = !(m->src_ram && m->dst_ram);
+    o->src_img = o->dumps ? g_build_filename(m->dst_run_dir, "source.ram.dump", NULL) : g_strdup(m->src_ram);
+    o->dst_img = o->dumps ? g_build_filename(m->dst_run_dir, "destination.ram.dump", NULL) : g_strdup(m->dst_ram);
+    o->stamps = m->kind_tiny;
+    if (g_getenv("VMCTL_MIGRATE_COMPARE_HOLD_MS"))
+        o->hold_ms = (guint)atoi(g_getenv("VMCTL_MIGRATE_COMPARE_HOLD_MS"));
+    if (m->fault && !apply_fault(m, o->src_img, o->dst_img, &err)) {
+        host_oracle_free(o);
         migration_fail(m, g_steal_pointer(&err));
         return;
     }
@@ -929,53 +1003,57 @@ static void host_oracle(Migration *m)
     /* one shared file is both sides' RAM: comparing it with itself would
      * prove nothing, so RAM is not compared (stamps and VERIFY still run) */
     if (!m->shared)
-        g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", src_img, 0, dst_img, 0, m->memory));
+        g_ptr_array_add(o->blocks, vmctl_migrate_block_new("pc.ram", o->src_img, 0, o->dst_img, 0, m->memory));
     for (guint i = 0; !m->shared && i < m->src_nv->len; i++) {
         g_autofree char *name = g_strdup_printf("nvdimm%u", i);
         json_object *d = json_object_array_get_idx(json_object_object_get(m->src_spec, "nvdimm"), i);
 
         /* the device's size as the guest sees it (a device-dax has no file size) */
-        g_ptr_array_add(blocks, vmctl_migrate_block_new(name, m->src_nv->pdata[i], 0, m->dst_nv->pdata[i], 0,
-                                                        (uint64_t)json_object_get_int64(json_object_object_get(d, "size"))));
+        g_ptr_array_add(o->blocks, vmctl_migrate_block_new(name, m->src_nv->pdata[i], 0, m->dst_nv->pdata[i], 0,
+                                                           (uint64_t)json_object_get_int64(json_object_object_get(d, "size"))));
     }
-    cmp = vmctl_migrate_compare(blocks, &m->pages_differ, &err);
-    if (!cmp) {
-        migration_fail(m, g_steal_pointer(&err));
+    o->m = m;
+    m->oracle = o;
+    task = g_task_new(NULL, NULL, host_oracle_done, NULL);
+    g_task_set_task_data(task, o, (GDestroyNotify)host_oracle_free);
+    g_task_run_in_thread(task, host_oracle_thread);
+}
+
+static void host_oracle_done(GObject *src, GAsyncResult *res, gpointer user)
+{
+    HostOracle *o = g_task_get_task_data(G_TASK(res));
+    Migration *m = o->m;
+    g_autoptr(GError) err = NULL;
+
+    (void)src;
+    (void)user;
+    if (!m)
+        return; /* the migration ended while its pages were read */
+    m->oracle = NULL;
+    if (!o->pages) {
+        migration_fail(m, g_steal_pointer(&o->error));
         return;
     }
+    m->pages_differ = o->pages_differ;
+    m->stamp_bad = o->stamp_bad;
     vmctl_json_add_str(m->proof, "images",
-                       m->shared                 ? "one shared backing file (x-ignore-shared): not compared with itself"
-                       : m->src_ram && m->dst_ram ? "backing files and devices (share=on)"
-                                                  : "pmemsave dumps of guest-physical RAM");
-    json_object_object_add(m->proof, "pages", cmp);
-    if (m->kind_tiny) {
-        VmctlPagesCheckOptions o = { .offset = VMCTL_MIGRATE_STAMP_OFFSET };
-        VmctlPagesReport r;
-
-        if (vmctl_pages_check_file(dst_img, &o, &r, &err)) {
-            m->stamp_bad = r.bad;
-            json_object_object_add(m->proof, "stamps", vmctl_pages_report_to_json(&r));
-        } else if (!vmctl_pages_check_file(src_img, &o, &r, NULL)) {
-            /* a guest that has not stamped its region yet (still booting):
-             * nothing to check, the page compare still holds */
-            vmctl_json_add_str(m->proof, "stamps_skipped", err->message);
-        } else {
-            m->stamp_bad = 1; /* the source has its stamps, the destination not */
-            vmctl_json_add_str(m->proof, "stamps_error", err->message);
-        }
-    }
-    if (!(m->src_ram && m->dst_ram)) {
-        /* dumps only: never a backing file */
-        g_unlink(src_img);
-        g_unlink(dst_img);
-    }
+                       m->shared  ? "one shared backing file (x-ignore-shared): not compared with itself"
+                       : !o->dumps ? "backing files and devices (share=on)"
+                                   : "pmemsave dumps of guest-physical RAM");
+    json_object_object_add(m->proof, "pages", g_steal_pointer(&o->pages));
+    if (o->stamps_report)
+        json_object_object_add(m->proof, "stamps", g_steal_pointer(&o->stamps_report));
+    if (o->stamps_skipped)
+        vmctl_json_add_str(m->proof, "stamps_skipped", o->stamps_skipped);
+    if (o->stamps_error)
+        vmctl_json_add_str(m->proof, "stamps_error", o->stamps_error);
     if (m->pages_differ || m->stamp_bad) {
         verdict_and_finish(m); /* no need to run a guest whose memory is known bad */
         return;
     }
     /* the end-to-end fault: behind the host's back, for the guest to find */
     if (m->fault && m->fault_how.kind == VMCTL_MIGRATE_FAULT_GUEST &&
-        !vmctl_migrate_fault_apply(dst_img, 0, m->fault_how.page, &err)) {
+        !vmctl_migrate_fault_apply(o->dst_img, 0, m->fault_how.page, &err)) {
         migration_fail(m, g_steal_pointer(&err));
         return;
     }

@@ -36,6 +36,7 @@ typedef struct {
     VmctldServer *srv;
     GSocketConnection *conn;
     GString *buf;
+    bool in_lines;           /* handle_lines() is on the stack */
     char chunk[64 * 1024];
     bool closing;            /* stop serving: error, EOF or refusal */
     bool pending;            /* an asynchronous call is not answered yet */
@@ -388,14 +389,21 @@ bool vmctld_call_peer_gone(const VmctldCall *call)
 
 static void handle_lines(Client *c)
 {
+    size_t pos = 0; /* the lines before it are handled: erased once, at the end */
     char *nl;
 
-    while (!c->closing && !c->pending && !c->draining && (nl = memchr(c->buf->str, '\n', c->buf->len))) {
-        size_t n = nl - c->buf->str;
-        g_autofree char *line = g_strndup(c->buf->str, n);
+    /* a call answered at once ends in call_finish(), which comes here for
+     * the lines that waited: the loop below is already on them */
+    if (c->in_lines)
+        return;
+    c->in_lines = true;
+    while (!c->closing && !c->pending && !c->draining &&
+           (nl = memchr(c->buf->str + pos, '\n', c->buf->len - pos))) {
+        size_t n = nl - (c->buf->str + pos);
+        g_autofree char *line = g_strndup(c->buf->str + pos, n);
         g_autoptr(json_object) reply = NULL;
 
-        g_string_erase(c->buf, 0, n + 1);
+        pos += n + 1;
         g_strstrip(line);
         if (!*line)
             continue;
@@ -403,6 +411,8 @@ static void handle_lines(Client *c)
         if (reply)
             client_send(c, reply);
     }
+    g_string_erase(c->buf, 0, pos);
+    c->in_lines = false;
     if (!c->closing && !c->draining && c->buf->len > VMCTLD_MAX_REQUEST) {
         g_autoptr(json_object) reply = NULL;
         g_autofree char *m = g_strdup_printf("request exceeds %d bytes", VMCTLD_MAX_REQUEST);

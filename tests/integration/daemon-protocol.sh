@@ -6,11 +6,14 @@
 # -1 or "false"); guest names that the CLI cannot manage (a leading '-') or
 # that collide with vmctld's own files ('.tmp.', '.dst-N') are refused; a
 # backing path with a control character (a newline would break `vmctl list`)
-# is refused. No QEMU is needed: every refusal comes before a guest starts.
+# is refused. Requests sent together in one write, the first a call that
+# vmctld answers at once, are each answered in order by a daemon that
+# lives on. No QEMU is needed: every refusal comes before a guest starts.
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/vmctld.sh"
 private_vmctld
 "$VMCTL" list >/dev/null # starts vmctld
+vmctld_pid=$(daemon_pid)
 
 # desc REPLY: the error's desc, or "no error"
 desc() { printf '%s' "$1" | jq -r '.error.desc // "no error"' 2>/dev/null || echo "not JSON: $1"; }
@@ -46,4 +49,11 @@ r=$(req "{\"execute\":\"launch\",\"arguments\":{\"spec\":{\"name\":\"nl\",\"memo
 like "a backing path with a newline is refused, shown escaped on one line" "$(desc "$r")" \
     "^backend '$TEST_TMP/a\\\\nb' must not contain control characters$"
 is "nothing was launched" "$("$VMCTL" list --json | jq length)" 0
+# several requests in one write, the first a call answered at once (a
+# migrate refused before it starts): every one answered, in order
+r=$(printf '%s\n' '{"execute":"migrate","arguments":{"name":"nobody"},"id":1}' '{"execute":"ping","id":2}' \
+    '{"execute":"migrate","arguments":{"name":"nobody"},"id":3}' '{"execute":"list","id":4}' '{"execute":"ping","id":5}' |
+    nc -U -N "$VMCTL_SOCKET" 2>/dev/null)
+is "five requests in one write: five replies, in order" "$(printf '%s\n' "$r" | jq -r .id 2>/dev/null | tr '\n' ,)" "1,2,3,4,5,"
+is "the same vmctld answers after them" "$(daemon_pid)" "$vmctld_pid"
 tap_done

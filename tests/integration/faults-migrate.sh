@@ -5,7 +5,10 @@
 # destination run dir or backing left. Then vmctld killed after the
 # migration completed but before the hand-over (the source paused in
 # postmigrate): the restarted daemon drops the destination and resumes the
-# source (VERIFY ok).
+# source (VERIFY ok). Last, a slow page compare (held 15 s by the
+# test-only VMCTL_MIGRATE_COMPARE_HOLD_MS): vmctld answers other clients
+# meanwhile, and a migration cancelled during it leaves the source running
+# and the daemon whole when the compare ends.
 . "$top_srcdir/tests/lib/tap.sh"
 
 if ! have_qemu; then
@@ -18,14 +21,22 @@ if ! kvm_or_lab; then
 fi
 . "$top_srcdir/tests/lib/vmctld.sh"
 private_vmctld
-
+wait_running() { _i=0; while [ "$(info "$1" .state)" != running ] && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done; }
+# migrate_bg NAME OUT ARGS...: `vmctl migrate NAME --to local ARGS --json`
+# in the background (its pid in $mig, the source's in $src), its lines in
+# $TEST_TMP/OUT.out and its stderr in $TEST_TMP/OUT.err
+migrate_bg() {
+    _n=$1 _o=$2
+    shift 2
+    src=$(info "$_n" .pid)
+    "$VMCTL" migrate "$_n" --to local "$@" --json >"$TEST_TMP/$_o.out" 2>"$TEST_TMP/$_o.err" &
+    mig=$!
+}
 
 # --- the source QEMU killed mid-migration (16M/s for a busy 128M guest)
 "$VMCTL" launch s1 --memory 128M --backend "$TEST_TMP/s1.ram" --rate 0 >/dev/null
 check "the guest is READY" wait_for "$S/run/s1/console.log" '^READY' 30
-src=$(info s1 .pid)
-"$VMCTL" migrate s1 --to local --strategy precopy --bandwidth 16M --json >"$TEST_TMP/src.out" 2>"$TEST_TMP/src.err" &
-mig=$!
+migrate_bg s1 src --strategy precopy --bandwidth 16M
 check "the migration runs" wait_for "$TEST_TMP/src.out" '"migration-progress"' 30
 dst=$(jq -r 'select(.event == "migration-destination") | .data.pid' "$TEST_TMP/src.out")
 kill -9 "$src"
@@ -62,11 +73,39 @@ wait $mig
 is "vmctld killed after completion: migrate exits 2" "$?" 2
 "$VMCTL" list >/dev/null # starts vmctld again
 check "restarted: the destination QEMU is killed" gone_within "$dst" 10
-wait_running() { _i=0; while [ "$(info s2 .state)" != running ] && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done; }
-wait_running
+wait_running s2
 is "restarted: the source keeps the name and runs again" "$(info s2 '[.pid, .state] | @tsv')" "$(printf '%s\trunning' "$src")"
 is "restarted: QEMU says it runs" "$("$VMCTL" qmp s2 '{"execute":"query-status"}' --json | jq -r .status)" running
 like "restarted: the source says VERIFY ok" "$(console s2 VERIFY)" '^VERIFY ok'
 is "restarted: no destination run dir or backing, no resume marker is left" \
     "$(ls -d "$S"/run/s2.dst-* "$TEST_TMP"/s2.ram.dst-* "$S"/run/s2/resume-after-migration 2>/dev/null)" ""
+# --- a slow compare: the daemon answers meanwhile; cancelled during it
+"$VMCTL" stop s2 >/dev/null
+kill "$(daemon_pid)"
+export VMCTL_MIGRATE_COMPARE_HOLD_MS=15000
+"$VMCTL" launch s3 --memory 128M --backend "$TEST_TMP/s3.ram" --rate 5000 >/dev/null
+unset VMCTL_MIGRATE_COMPARE_HOLD_MS
+vmctld_before=$(daemon_pid)
+check "the third guest is READY" wait_for "$S/run/s3/console.log" '^READY' 30
+migrate_bg s3 cmp --strategy precopy --bandwidth 8G
+check "the compare begins" wait_for "$TEST_TMP/cmp.out" '"phase":"compare"' 60
+dst=$(jq -r 'select(.event == "migration-destination") | .data.pid' "$TEST_TMP/cmp.out")
+# the compare holds 15 s: an answer within 6 s comes from a main loop that
+# is not inside it
+timeout 6 "$VMCTL" list --json >"$TEST_TMP/cmp.list" 2>&1
+is "during the compare: vmctl list answers" "$?" 0
+is "during the compare: it lists the guest" "$(jq -r '.[] | select(.name == "s3") | .name' "$TEST_TMP/cmp.list" 2>/dev/null)" s3
+kill -INT $mig
+wait $mig
+is "cancelled during the compare: migrate exits 2" "$?" 2
+like "cancelled during the compare: says so" "$(cat "$TEST_TMP/cmp.err")" "cancelled on request"
+check "cancelled during the compare: the destination QEMU is gone" gone_within "$dst" 10
+wait_running s3
+is "cancelled during the compare: the source runs on" "$(info s3 '[.pid, .state] | @tsv')" "$(printf '%s\trunning' "$src")"
+sleep 16 # the compare's findings arrive for a migration that is gone
+is "after the compare ends: the same vmctld answers" "$("$VMCTL" list --json >/dev/null && daemon_pid)" "$vmctld_before"
+is "after the compare ends: QEMU says the source runs" "$("$VMCTL" qmp s3 '{"execute":"query-status"}' --json | jq -r .status)" running
+is "after the compare ends: no destination run dir or backing, no dump is left" \
+    "$(ls -d "$S"/run/s3.dst-* "$TEST_TMP"/s3.ram.dst-* "$S"/run/*/*.ram.dump 2>/dev/null)" ""
+"$VMCTL" stop s3 >/dev/null
 tap_done
