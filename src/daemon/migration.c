@@ -6,9 +6,11 @@
  * timer that asks query-migrate and streams progress, then the proof
  * (pages, stamps, the guest's VERIFY) and the hand-over. Every way out
  * goes through migration_fail() (destination removed, source resumed,
- * error reply) or migration_finish() (verdict reply). The page compare and
- * the stamp check, which read every page of both sides, run in a worker
- * thread (HostOracle) so that the main loop goes on answering clients. */
+ * error reply) or migration_finish() (verdict reply). What takes long
+ * without waiting on QEMU (the link probe of strategy auto; the page
+ * compare and the stamp check, which read every page of both sides) runs
+ * in a worker thread (offload()) so that the main loop goes on answering
+ * clients. */
 #include "config.h"
 
 #include "daemon/migration.h"
@@ -46,13 +48,21 @@
 typedef struct Migration Migration;
 typedef void (*StepsDone)(Migration *m);
 
-/* The host's checks of a paused pair, in a worker thread. The job owns
- * copies of everything it reads and writes its findings into itself; the
- * main loop takes them over when it is done. A migration that ends while
- * its job runs (cancel, timeout, a side dying) detaches itself (m = NULL)
- * and the findings are dropped. */
+/* Work of a migration in a worker thread: run(data) there, then done(m,
+ * data) back in the main loop. The data is the work's own (copies of what
+ * it reads, room for what it finds): run() never touches the Migration. A
+ * migration that ends while its work runs (cancel, timeout, a side dying)
+ * detaches it (m = NULL), and done() is not called. One at a time. */
 typedef struct {
     Migration *m; /* main loop only */
+    void (*run)(void *data);
+    void (*done)(Migration *m, void *data);
+    void *data;
+    GDestroyNotify free_data;
+} Offload;
+
+/* The host's checks of a paused pair (an offload's data). */
+typedef struct {
     GPtrArray *blocks;
     char *src_img, *dst_img;
     bool stamps; /* the tiny guest's stamps are checked too */
@@ -139,7 +149,7 @@ struct Migration {
     GDataInputStream *serial_in;
     GCancellable *cancel;
     char *src_marker; /* the source's run dir file that says "resume me" */
-    HostOracle *oracle; /* the host's checks while they run */
+    Offload *offload; /* work in a worker thread while it runs */
 };
 
 static GHashTable *active; /* name -> Migration* */
@@ -159,8 +169,8 @@ static void step_free(Step *s)
 
 static void migration_free(Migration *m)
 {
-    if (m->oracle)
-        m->oracle->m = NULL; /* its findings are dropped when it is done */
+    if (m->offload)
+        m->offload->m = NULL; /* what it finds is dropped when it is done */
     g_free(m->src_marker);
     if (m->fail_grace)
         g_source_remove(m->fail_grace);
@@ -212,6 +222,49 @@ static void migration_free(Migration *m)
     g_free(m->uri);
     g_free(m->guest_line);
     g_free(m);
+}
+
+static void offload_free(Offload *o)
+{
+    if (o->free_data)
+        o->free_data(o->data);
+    g_free(o);
+}
+
+static void offload_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+    Offload *o = data;
+
+    (void)task;
+    (void)src;
+    (void)cancel;
+    o->run(o->data);
+}
+
+static void offload_done(GObject *src, GAsyncResult *res, gpointer user)
+{
+    Offload *o = g_task_get_task_data(G_TASK(res));
+    Migration *m = o->m;
+
+    (void)src;
+    (void)user;
+    if (!m)
+        return; /* the migration ended meanwhile */
+    m->offload = NULL;
+    o->done(m, o->data);
+}
+
+static void offload(Migration *m, void (*run)(void *data), void (*done)(Migration *m, void *data), void *data,
+                    GDestroyNotify free_data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, offload_done, NULL);
+    Offload *o = g_new0(Offload, 1);
+
+    g_assert(!m->offload);
+    *o = (Offload){ .m = m, .run = run, .done = done, .data = data, .free_data = free_data };
+    m->offload = o;
+    g_task_set_task_data(task, o, (GDestroyNotify)offload_free);
+    g_task_run_in_thread(task, offload_thread);
 }
 
 static uint64_t elapsed_ms(const Migration *m)
@@ -606,14 +659,21 @@ static bool backing_serves_postcopy(const char *kind)
            g_strcmp0(kind, "hugetlbfs") == 0;
 }
 
-static void plan_and_launch(Migration *m, double dirty_pages_per_s)
+/* What the plan needs measured: the guest's dirty rate (-1: not measured)
+ * and, for strategy auto, the link (an offload's data). */
+typedef struct {
+    double dirty_pages_per_s;
+    double link_bytes_per_s;
+} PlanMeasures;
+
+static void plan_and_launch_with(Migration *m, const PlanMeasures *pm)
 {
     g_autoptr(GError) err = NULL;
     VmctlMigrateInputs in = { 0 };
 
     in.strategy = m->strategy;
     in.ram_bytes = m->memory;
-    in.dirty_pages_per_s = dirty_pages_per_s;
+    in.dirty_pages_per_s = pm->dirty_pages_per_s;
     in.bandwidth = m->bandwidth;
     in.downtime_ms = m->downtime_ms;
     in.cpus = g_get_num_processors();
@@ -624,9 +684,7 @@ static void plan_and_launch(Migration *m, double dirty_pages_per_s)
     in.has_ignore_shared = vmctl_qmp_has_migrate_capability(m->src, "x-ignore-shared");
     in.shared = m->shared;
     if (m->strategy == VMCTL_MIGRATE_AUTO) {
-        /* a Unix socket between two processes of this host: memory copies
-         * on both ends, so memcpy throughput is its upper bound */
-        in.link_bytes_per_s = vmctl_migrate_measure_memcpy(LINK_PROBE_BYTES);
+        in.link_bytes_per_s = pm->link_bytes_per_s;
         in.link_how = "Unix socket on this host, bounded by the measured memcpy throughput";
     }
     if (!vmctl_migrate_plan(&in, &m->plan, &err)) {
@@ -640,6 +698,33 @@ static void plan_and_launch(Migration *m, double dirty_pages_per_s)
         vmctld_call_event(m->call, "migration-plan", d);
     }
     dst_launch(m);
+}
+
+/* a Unix socket between two processes of this host: memory copies on both
+ * ends, so memcpy throughput is its upper bound (LINK_PROBE_BYTES copied) */
+static void link_probe_run(void *data)
+{
+    PlanMeasures *pm = data;
+
+    pm->link_bytes_per_s = vmctl_migrate_measure_memcpy(LINK_PROBE_BYTES);
+}
+
+static void link_probe_done(Migration *m, void *data)
+{
+    plan_and_launch_with(m, data);
+}
+
+static void plan_and_launch(Migration *m, double dirty_pages_per_s)
+{
+    PlanMeasures *pm = g_new0(PlanMeasures, 1);
+
+    pm->dirty_pages_per_s = dirty_pages_per_s;
+    if (m->strategy == VMCTL_MIGRATE_AUTO) {
+        offload(m, link_probe_run, link_probe_done, pm, g_free);
+        return;
+    }
+    plan_and_launch_with(m, pm);
+    g_free(pm);
 }
 
 static void on_dirty_rate(VmctlQmp *qmp, json_object *ret, const GError *error, gpointer user);
@@ -945,14 +1030,10 @@ static void host_oracle_free(HostOracle *o)
     g_free(o);
 }
 
-/* The worker: only the job's own data, never the Migration. */
-static void host_oracle_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+static void host_oracle_run(void *data)
 {
     HostOracle *o = data;
 
-    (void)task;
-    (void)src;
-    (void)cancel;
     if (o->hold_ms)
         g_usleep((gulong)o->hold_ms * 1000);
     o->pages = vmctl_migrate_compare(o->blocks, &o->pages_differ, &o->error);
@@ -979,12 +1060,11 @@ static void host_oracle_thread(GTask *task, gpointer src, gpointer data, GCancel
     }
 }
 
-static void host_oracle_done(GObject *src, GAsyncResult *res, gpointer user);
+static void host_oracle_done(Migration *m, void *data);
 
 static void host_oracle(Migration *m)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GTask) task = NULL;
     HostOracle *o = g_new0(HostOracle, 1);
 
     o->blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
@@ -1012,24 +1092,14 @@ static void host_oracle(Migration *m)
         g_ptr_array_add(o->blocks, vmctl_migrate_block_new(name, m->src_nv->pdata[i], 0, m->dst_nv->pdata[i], 0,
                                                            (uint64_t)json_object_get_int64(json_object_object_get(d, "size"))));
     }
-    o->m = m;
-    m->oracle = o;
-    task = g_task_new(NULL, NULL, host_oracle_done, NULL);
-    g_task_set_task_data(task, o, (GDestroyNotify)host_oracle_free);
-    g_task_run_in_thread(task, host_oracle_thread);
+    offload(m, host_oracle_run, host_oracle_done, o, (GDestroyNotify)host_oracle_free);
 }
 
-static void host_oracle_done(GObject *src, GAsyncResult *res, gpointer user)
+static void host_oracle_done(Migration *m, void *data)
 {
-    HostOracle *o = g_task_get_task_data(G_TASK(res));
-    Migration *m = o->m;
+    HostOracle *o = data;
     g_autoptr(GError) err = NULL;
 
-    (void)src;
-    (void)user;
-    if (!m)
-        return; /* the migration ended while its pages were read */
-    m->oracle = NULL;
     if (!o->pages) {
         migration_fail(m, g_steal_pointer(&o->error));
         return;
