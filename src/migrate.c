@@ -301,7 +301,7 @@ json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GE
 {
     g_autoptr(json_object) out = json_object_new_object();
     json_object *arr = json_object_new_array();
-    uint64_t pages = 0, differ = 0;
+    uint64_t pages = 0, differ = 0, bytes = 0, t0 = vmctl_now_ns(), ns;
 
     json_object_object_add(out, "blocks", arr);
     for (guint i = 0; i < blocks->len; i++) {
@@ -321,9 +321,14 @@ json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GE
         json_object_array_add(arr, block_result(b, g_ptr_array_index(diff->blocks, 0)));
         pages += diff->pages;
         differ += diff->pages_differ;
+        bytes += b->length;
     }
+    ns = vmctl_now_ns() - t0;
     vmctl_json_add_u64(out, "pages", pages);
     vmctl_json_add_u64(out, "pages_differ", differ);
+    /* what the proof costs a paused guest: time and rate over one side */
+    vmctl_json_add_u64(out, "compare_ms", ns / 1000000);
+    vmctl_json_add_double(out, "compare_bytes_per_s", ns ? (double)bytes * 1e9 / (double)ns : 0);
     *pages_differ = differ;
     return g_steal_pointer(&out);
 }

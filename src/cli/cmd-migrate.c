@@ -125,6 +125,16 @@ static void print_result(json_object *r)
             printf("%s%" G_GUINT64_FORMAT, j ? "," : ": first ", u64(json_object_array_get_idx(first, j), "page"));
         printf("\n");
     }
+    if (verify && json_object_object_get(json_object_object_get(verify, "pages"), "compare_ms")) {
+        json_object *pg = json_object_object_get(verify, "pages");
+        g_autofree char *pause = NULL;
+
+        if (json_object_object_get(verify, "verification_pause_ms"))
+            pause = g_strdup_printf(", verification pause %" G_GUINT64_FORMAT " ms before the destination ran",
+                                    u64(verify, "verification_pause_ms"));
+        printf("proof      page compare %" G_GUINT64_FORMAT " ms (%.2f GB/s)%s\n", u64(pg, "compare_ms"),
+               json_object_get_double(json_object_object_get(pg, "compare_bytes_per_s")) / 1e9, pause ? pause : "");
+    }
     if (verify && str(verify, "host_oracle")) /* libvirt driver: why no page was compared */
         printf("pages      not compared: %s\n", str(verify, "host_oracle"));
     if (verify && json_object_object_get(verify, "stamps")) {

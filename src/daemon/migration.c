@@ -136,6 +136,7 @@ struct Migration {
     uint64_t best_remaining;
     unsigned stall;
     uint64_t t_start;
+    uint64_t t_completed; /* both sides paused for the proof (0: not yet) */
     json_object *dirty_rate;
     json_object *stats;
     GError *failure; /* set once the way out is failure */
@@ -1132,6 +1133,9 @@ static void host_oracle_done(Migration *m, void *data)
         verdict_and_finish(m);
         return;
     }
+    /* what the proof added to the guest's pause: from the completion (both
+     * sides paused) to the destination's cont */
+    vmctl_json_add_u64(m->proof, "verification_pause_ms", (vmctl_now_ns() - m->t_completed) / 1000000);
     phase(m, "cont", "the destination runs");
     step_add(m, true, "cont", NULL);
     steps_run(m, after_cont_dst);
@@ -1215,6 +1219,7 @@ static void verify_start(Migration *m)
 
     /* both stay paused: the source in postmigrate, the destination by -S */
     phase(m, "completed", "source and destination paused for the compare");
+    m->t_completed = vmctl_now_ns();
     m->polls = 0;
     if (hold && atoi(hold) > 0) {
         m->timer = g_timeout_add((guint)atoi(hold), ask_dst_status, m);
