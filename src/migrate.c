@@ -7,6 +7,7 @@
 #include "guest_line.h"
 #include "host.h"
 #include "page_diff.h"
+#include "page_stamp.h"
 #include "sysfs.h"
 
 #include <errno.h>
@@ -331,6 +332,24 @@ json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GE
     vmctl_json_add_double(out, "compare_bytes_per_s", ns ? (double)bytes * 1e9 / (double)ns : 0);
     *pages_differ = differ;
     return g_steal_pointer(&out);
+}
+
+uint64_t vmctl_migrate_check_stamps(const char *src, const char *dst, json_object *proof)
+{
+    VmctlPagesCheckOptions opts = { .offset = VMCTL_MIGRATE_STAMP_OFFSET };
+    VmctlPagesReport r;
+    g_autoptr(GError) err = NULL;
+
+    if (vmctl_pages_check_file(dst, &opts, &r, &err)) {
+        json_object_object_add(proof, "stamps", vmctl_pages_report_to_json(&r));
+        return r.bad;
+    }
+    if (src && vmctl_pages_check_file(src, &opts, &r, NULL)) {
+        vmctl_json_add_str(proof, "stamps_error", err->message);
+        return 1;
+    }
+    vmctl_json_add_str(proof, "stamps_skipped", err->message);
+    return 0;
 }
 
 bool vmctl_migrate_fault_parse(const char *spec, VmctlMigrateFault *out, GError **error)

@@ -110,6 +110,14 @@ VmctlMigrateBlock *vmctl_migrate_block_new(const char *name, const char *path_sr
  * "pages": N, "pages_differ": N} with the totals also in *pages_differ. */
 json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GError **error);
 
+/* The tiny guest's stamps (at VMCTL_MIGRATE_STAMP_OFFSET) on the
+ * destination's image, judged against the source's (src may be NULL: not
+ * reachable). Adds to `proof` "stamps" (the report), "stamps_error" (the
+ * source has stamps, the destination not: counted as 1 bad) or
+ * "stamps_skipped" (neither has them yet, e.g. a guest still booting).
+ * Returns the bad stamps. */
+uint64_t vmctl_migrate_check_stamps(const char *src, const char *dst, json_object *proof);
+
 /* The test-only fault hooks, acting on page N of the destination's RAM
  * image after the transfer, before the compare:
  *   "dst-page:N"   one byte of the page changed (a corrupt page)

@@ -19,7 +19,6 @@
 #include "libvirt_migrate.h"
 #include "libvirt_xml.h"
 #include "migrate.h"
-#include "page_stamp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -916,9 +915,6 @@ static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
                                "destination memory not reachable from this host: pages not compared");
         }
         if (kind_tiny && dst_ram) {
-            VmctlPagesCheckOptions o = { .offset = VMCTL_MIGRATE_STAMP_OFFSET };
-            VmctlPagesReport pr;
-            g_autoptr(GError) e = NULL;
             g_autofree char *paused = NULL;
 
             /* a running destination (postcopy): its writer holds still
@@ -928,15 +924,7 @@ static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
                 vmctl_json_add_str(proof, "guest_pause", paused);
             }
 
-            if (vmctl_pages_check_file(dst_ram, &o, &pr, &e)) {
-                stamp_bad = pr.bad;
-                json_object_object_add(proof, "stamps", vmctl_pages_report_to_json(&pr));
-            } else if (src_fd_path && vmctl_pages_check_file(src_fd_path, &o, &pr, NULL)) {
-                stamp_bad = 1; /* the source has its stamps, the destination not */
-                vmctl_json_add_str(proof, "stamps_error", e->message);
-            } else {
-                vmctl_json_add_str(proof, "stamps_skipped", e->message);
-            }
+            stamp_bad = vmctl_migrate_check_stamps(src_fd_path, dst_ram, proof);
             if (paused) {
                 g_autofree char *resumed = guest_command(dst_serial, "RESUME", "OK");
                 vmctl_json_add_str(proof, "guest_resume", resumed);

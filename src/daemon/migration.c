@@ -18,7 +18,6 @@
 #include "daemon/guests.h"
 #include "daemon/migration_dest.h"
 #include "migrate.h"
-#include "page_stamp.h"
 #include "qemu_cmdline.h"
 #include "qmp.h"
 
@@ -71,8 +70,7 @@ typedef struct {
     /* the findings */
     json_object *pages;
     uint64_t pages_differ, stamp_bad;
-    json_object *stamps_report;
-    char *stamps_error, *stamps_skipped;
+    json_object *stamp_findings; /* what vmctl_migrate_check_stamps() adds to a proof */
     GError *error;
 } HostOracle;
 
@@ -1024,9 +1022,7 @@ static void host_oracle_free(HostOracle *o)
     g_free(o->src_img);
     g_free(o->dst_img);
     json_object_put(o->pages);
-    json_object_put(o->stamps_report);
-    g_free(o->stamps_error);
-    g_free(o->stamps_skipped);
+    json_object_put(o->stamp_findings);
     g_clear_error(&o->error);
     g_free(o);
 }
@@ -1039,21 +1035,8 @@ static void host_oracle_run(void *data)
         g_usleep((gulong)o->hold_ms * 1000);
     o->pages = vmctl_migrate_compare(o->blocks, &o->pages_differ, &o->error);
     if (o->pages && o->stamps) {
-        VmctlPagesCheckOptions opts = { .offset = VMCTL_MIGRATE_STAMP_OFFSET };
-        VmctlPagesReport r;
-        g_autoptr(GError) err = NULL;
-
-        if (vmctl_pages_check_file(o->dst_img, &opts, &r, &err)) {
-            o->stamp_bad = r.bad;
-            o->stamps_report = vmctl_pages_report_to_json(&r);
-        } else if (!vmctl_pages_check_file(o->src_img, &opts, &r, NULL)) {
-            /* a guest that has not stamped its region yet (still booting):
-             * nothing to check, the page compare still holds */
-            o->stamps_skipped = g_strdup(err->message);
-        } else {
-            o->stamp_bad = 1; /* the source has its stamps, the destination not */
-            o->stamps_error = g_strdup(err->message);
-        }
+        o->stamp_findings = json_object_new_object();
+        o->stamp_bad = vmctl_migrate_check_stamps(o->src_img, o->dst_img, o->stamp_findings);
     }
     if (o->dumps) { /* dumps only: never a backing file */
         g_unlink(o->src_img);
@@ -1112,12 +1095,10 @@ static void host_oracle_done(Migration *m, void *data)
                        : !o->dumps ? "backing files and devices (share=on)"
                                    : "pmemsave dumps of guest-physical RAM");
     json_object_object_add(m->proof, "pages", g_steal_pointer(&o->pages));
-    if (o->stamps_report)
-        json_object_object_add(m->proof, "stamps", g_steal_pointer(&o->stamps_report));
-    if (o->stamps_skipped)
-        vmctl_json_add_str(m->proof, "stamps_skipped", o->stamps_skipped);
-    if (o->stamps_error)
-        vmctl_json_add_str(m->proof, "stamps_error", o->stamps_error);
+    if (o->stamp_findings) {
+        json_object_object_foreach(o->stamp_findings, k, v)
+            json_object_object_add(m->proof, k, json_object_get(v));
+    }
     if (m->pages_differ || m->stamp_bad) {
         verdict_and_finish(m); /* no need to run a guest whose memory is known bad */
         return;

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "migrate.h"
+#include "page_stamp.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -325,6 +326,62 @@ static void test_known_bug(void)
     }
 }
 
+/* An image with the tiny guest's stamp region at VMCTL_MIGRATE_STAMP_OFFSET
+ * (stamped: a control page and `pages` stamped pages), or all zero. */
+static char *stamp_image(const char *dir, const char *name, bool stamped, uint64_t flip_page)
+{
+    const uint64_t pages = 32, size = VMCTL_MIGRATE_STAMP_OFFSET + (pages + 1) * VMCTL_PAGE_SIZE;
+    g_autofree uint8_t *img = g_malloc0(size);
+    char *path = g_build_filename(dir, name, NULL);
+    struct vmctl_stamp_ctl *ctl = (struct vmctl_stamp_ctl *)(void *)(img + VMCTL_MIGRATE_STAMP_OFFSET);
+
+    if (stamped) {
+        *ctl = (struct vmctl_stamp_ctl){ .magic = VMCTL_STAMP_CTL_MAGIC, .version = VMCTL_STAMP_VERSION,
+                                         .region = 1, .seed = 3, .page_count = pages, .ws_pages = pages };
+        for (uint64_t i = 0; i < pages; i++) {
+            vmctl_stamp_init_page(ctl, (uint64_t *)(void *)(img + VMCTL_MIGRATE_STAMP_OFFSET + (i + 1) * VMCTL_PAGE_SIZE), i);
+            ctl->stamped = i + 1;
+        }
+        if (flip_page < pages)
+            img[VMCTL_MIGRATE_STAMP_OFFSET + (flip_page + 1) * VMCTL_PAGE_SIZE + 100] ^= 0xff;
+    }
+    g_assert_true(g_file_set_contents(path, (const char *)img, (gssize)size, NULL));
+    return path;
+}
+
+/* The stamp judgment shared by the local and the libvirt migration: clean,
+ * made to fail by a flipped byte and by a destination without its stamps,
+ * and skipped when neither side has them yet. */
+static void test_check_stamps(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("vmctl-stamps-XXXXXX", NULL);
+    g_autofree char *src = stamp_image(dir, "src", true, G_MAXUINT64);
+    g_autofree char *same = stamp_image(dir, "same", true, G_MAXUINT64);
+    g_autofree char *flipped = stamp_image(dir, "flipped", true, 5);
+    g_autofree char *blank = stamp_image(dir, "blank", false, 0);
+    g_autofree char *blank2 = stamp_image(dir, "blank2", false, 0);
+    g_autoptr(json_object) p1 = json_object_new_object(), p2 = json_object_new_object();
+    g_autoptr(json_object) p3 = json_object_new_object(), p4 = json_object_new_object();
+    g_autoptr(json_object) p5 = json_object_new_object();
+
+    g_assert_cmpuint(vmctl_migrate_check_stamps(src, same, p1), ==, 0);
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(json_object_object_get(p1, "stamps"), "bad")), ==, 0);
+    g_assert_cmpuint(vmctl_migrate_check_stamps(src, flipped, p2), ==, 1);
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(json_object_object_get(p2, "stamps"), "bad")), ==, 1);
+    g_assert_cmpuint(vmctl_migrate_check_stamps(src, blank, p3), ==, 1);
+    g_assert_nonnull(json_object_object_get(p3, "stamps_error"));
+    g_assert_null(json_object_object_get(p3, "stamps"));
+    g_assert_cmpuint(vmctl_migrate_check_stamps(blank2, blank, p4), ==, 0);
+    g_assert_nonnull(json_object_object_get(p4, "stamps_skipped"));
+    g_assert_cmpuint(vmctl_migrate_check_stamps(NULL, blank, p5), ==, 0);
+    g_assert_nonnull(json_object_object_get(p5, "stamps_skipped"));
+    const char *files[] = { src, same, flipped, blank, blank2 };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++)
+        g_unlink(files[i]);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -336,6 +393,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/migrate/dirty-rate-mode", test_dirty_rate_mode);
     g_test_add_func("/vmctl/migrate/verify/corrupt-page", test_compare);
     g_test_add_func("/vmctl/migrate/verdict", test_verdict);
+    g_test_add_func("/vmctl/migrate/verify/stamps", test_check_stamps);
     g_test_add_func("/vmctl/migrate/verdict/known-bug", test_known_bug);
     return g_test_run();
 }
