@@ -134,8 +134,12 @@ check)
     make -C "$BUILDDIR" -j"$(nproc)" check "$@" || rc=$?
     if [ $rc -ne 0 ]; then
         # show what failed, then the summary line last
-        for f in $(sed -n 's/^FAIL: \(.*\)$/\1/p; s/^ERROR: \(.*\)$/\1/p' "$BUILDDIR/test-suite.log" 2>/dev/null | sort -u); do
-            :
+        # the diagnostics of each failing script (its '# ' lines)
+        for t in $(sed -n 's/^\(FAIL\|ERROR\): \([^ ]*\).*$/\2/p' "$BUILDDIR/test-suite.log" 2>/dev/null | sort -u); do
+            log="$BUILDDIR/${t%.*}.log"
+            [ -f "$log" ] || continue
+            echo "--- $t: its last diagnostics" >&2
+            grep -h '^# ' "$log" | tail -n 15 >&2 || true
         done
         grep -h '^not ok\|^Bail out' "$BUILDDIR"/tests/*/*.log "$BUILDDIR"/tests/*/*/*.log 2>/dev/null | head -n 40 >&2 || true
     fi
