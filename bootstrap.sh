@@ -96,6 +96,25 @@ build() {
     make -s -C "$BUILDDIR" -j"$(nproc)" all
 }
 
+# promtool for the tests of --openmetrics: Debian's prometheus package
+# would install and start a server, so only its promtool is taken out of the
+# .deb (apt-get download + dpkg -x) into BUILDDIR/tools/bin.
+fetch_promtool() {
+    command -v promtool >/dev/null 2>&1 && return 0
+    [ -x "$BUILDDIR/tools/bin/promtool" ] && return 0
+    [ "$(id -u)" = 0 ] || { say "promtool: not installed and not root: the --openmetrics tests skip it"; return 0; }
+    say "promtool: taking it out of Debian's prometheus package"
+    rm -rf "$BUILDDIR/tools/prometheus"
+    mkdir -p "$BUILDDIR/tools/prometheus" "$BUILDDIR/tools/bin"
+    if (cd "$BUILDDIR/tools/prometheus" && apt-get -o APT::Sandbox::User=root download -qq prometheus) &&
+        dpkg -x "$BUILDDIR"/tools/prometheus/prometheus_*.deb "$BUILDDIR/tools/prometheus/root" &&
+        cp "$BUILDDIR/tools/prometheus/root/usr/bin/promtool" "$BUILDDIR/tools/bin/promtool"; then
+        rm -rf "$BUILDDIR/tools/prometheus"
+    else
+        say "promtool: could not be fetched"
+    fi
+}
+
 # Print "N passed, N failed[, N skipped]" from automake's test-suite.log.
 summary() {
     log="$BUILDDIR/test-suite.log"
@@ -131,6 +150,7 @@ validate)
     ;;
 check)
     rc=0
+    fetch_promtool
     make -C "$BUILDDIR" -j"$(nproc)" check "$@" || rc=$?
     if [ $rc -ne 0 ]; then
         # show what failed, then the summary line last

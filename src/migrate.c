@@ -65,8 +65,17 @@ static void decide_u64(json_object *decisions, const char *what, uint64_t value,
     vmctl_migrate_decision(decisions, what, json_object_new_int64((int64_t)value), why);
 }
 
-static void decide_bool(json_object *decisions, const char *what, bool value, const char *why)
+static void decide_bool(json_object *decisions, const char *what, bool value, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+static void decide_bool(json_object *decisions, const char *what, bool value, const char *fmt, ...)
 {
+    g_autofree char *why = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
     vmctl_migrate_decision(decisions, what, json_object_new_boolean(value), why);
 }
 
@@ -82,6 +91,52 @@ static bool need_cap(bool have, const char *cap, VmctlMigrateStrategy s, GError 
                     "strategy '%s' needs the migration capability '%s', which this QEMU does not have",
                     vmctl_migrate_strategy_name(s), cap);
     return have;
+}
+
+/* auto: a guest that dirties more than a share of what the link carries
+ * makes every pass leave almost as much as it sent; throttled from the
+ * start, the passes shrink instead of piling up. dirty-limit (QEMU 8.1+,
+ * KVM with a dirty ring) holds each vCPU to a rate; auto-converge slows
+ * the whole guest in steps. */
+static void plan_throttle(const VmctlMigrateInputs *in, VmctlMigratePlan *plan)
+{
+    json_object *d = plan->decisions;
+    double link = plan->max_bandwidth ? (double)plan->max_bandwidth : (double)VMCTL_MIGRATE_QEMU_BANDWIDTH;
+    double dirty = in->dirty_pages_per_s > 0 ? in->dirty_pages_per_s * VMCTL_MIGRATE_PAGE : 0;
+    const char *no_limit = !in->has_dirty_limit ? "this QEMU has no dirty-limit capability (QEMU 8.1+)"
+                           : !in->dirty_ring    ? "dirty-limit needs KVM with a dirty ring, and this guest runs without one"
+                                                : NULL;
+
+    if (in->shared || in->dirty_pages_per_s < 0 || dirty <= link * VMCTL_MIGRATE_THROTTLE_SHARE / 100) {
+        decide_bool(d, "throttle", false,
+                    in->shared                  ? "x-ignore-shared sends no RAM pages"
+                    : in->dirty_pages_per_s < 0 ? "the dirty rate was not measured"
+                                                : "the dirty rate (%.0f MiB/s) is at most %u%% of the bandwidth (%.0f MiB/s)",
+                    dirty / MiB, VMCTL_MIGRATE_THROTTLE_SHARE, link / MiB);
+        if (in->has_dirty_limit && !in->shared && in->dirty_pages_per_s >= 0)
+            decide_bool(d, "dirty-limit", false, "no throttle needed%s%s", no_limit ? "; besides, " : "",
+                        no_limit ? no_limit : "");
+        return;
+    }
+    if (!no_limit) {
+        plan->dirty_limit = true;
+        /* each vCPU to a quarter of the link: every pass then sends more
+         * than the guest dirties meanwhile */
+        plan->vcpu_dirty_limit = MAX((uint64_t)1, (uint64_t)(link / 4 / MiB));
+        decide_u64(d, "dirty-limit", plan->vcpu_dirty_limit,
+                   "the dirty rate (%.0f MiB/s) exceeds %u%% of the bandwidth (%.0f MiB/s): each vCPU is held to a quarter of the bandwidth (MB/s) once a pass dirties more than half of what it sent, instead of piling up passes",
+                   dirty / MiB, VMCTL_MIGRATE_THROTTLE_SHARE, link / MiB);
+        return;
+    }
+    if (!in->has_auto_converge) {
+        decide_bool(d, "throttle", false, "the dirty rate (%.0f MiB/s) exceeds %u%% of the bandwidth (%.0f MiB/s), but %s and there is no auto-converge either",
+                    dirty / MiB, VMCTL_MIGRATE_THROTTLE_SHARE, link / MiB, no_limit);
+        return;
+    }
+    plan->auto_converge = true;
+    decide_bool(d, "auto-converge", true,
+                "the dirty rate (%.0f MiB/s) exceeds %u%% of the bandwidth (%.0f MiB/s): the guest is slowed in steps once a pass dirties more than half of what it sent, before the passes pile up (not dirty-limit: %s)",
+                dirty / MiB, VMCTL_MIGRATE_THROTTLE_SHARE, link / MiB, no_limit);
 }
 
 bool vmctl_migrate_plan(const VmctlMigrateInputs *in, VmctlMigratePlan *plan, GError **error)
@@ -144,17 +199,28 @@ bool vmctl_migrate_plan(const VmctlMigrateInputs *in, VmctlMigratePlan *plan, GE
 
     /* downtime */
     if (in->downtime_ms) {
-        plan->downtime_ms = in->downtime_ms;
+        plan->downtime_ms = plan->downtime_promised_ms = in->downtime_ms;
         decide_u64(d, "downtime-limit", plan->downtime_ms, "asked for (--downtime)");
     } else if (is_auto) {
         uint64_t bw = plan->max_bandwidth ? plan->max_bandwidth : VMCTL_MIGRATE_QEMU_BANDWIDTH;
         /* the last pass carries what the guest dirtied during the previous
          * one; give it room for ~100 ms of dirtying at the link's speed */
         uint64_t need = (uint64_t)(dirty_bytes * 0.1 / (double)bw * 1000.0);
-        plan->downtime_ms = MAX((uint64_t)VMCTL_MIGRATE_QEMU_DOWNTIME, MIN(need, (uint64_t)1000));
-        decide_u64(d, "downtime-limit", plan->downtime_ms,
+
+        plan->downtime_promised_ms = MAX((uint64_t)VMCTL_MIGRATE_QEMU_DOWNTIME, MIN(need, (uint64_t)1000));
+        decide_u64(d, "downtime-promised", plan->downtime_promised_ms,
                    "QEMU's %u ms unless the measured dirty rate (%.0f pages/s) needs more for the last pass (at most 1000 ms)",
                    VMCTL_MIGRATE_QEMU_DOWNTIME, in->dirty_pages_per_s > 0 ? in->dirty_pages_per_s : 0);
+        /* QEMU switches over when what is left fits its limit at the
+         * measured speed, but the final pass also carries what the guest
+         * dirtied since the last sync, and stopping and restarting cost
+         * time of their own: the limit is a share of the promise */
+        plan->downtime_ms = MAX((uint64_t)1, plan->downtime_promised_ms * VMCTL_MIGRATE_DOWNTIME_SHARE / 100);
+        decide_u64(d, "downtime-limit", plan->downtime_ms,
+                   "%u%% of the promised %" G_GUINT64_FORMAT " ms: QEMU's switch-over estimate leaves out what the guest dirties after the last sync and the stop itself, which took the downtime to up to twice the limit",
+                   VMCTL_MIGRATE_DOWNTIME_SHARE, plan->downtime_promised_ms);
+    } else {
+        plan->downtime_promised_ms = VMCTL_MIGRATE_QEMU_DOWNTIME; /* QEMU's own limit, left alone */
     }
 
     /* multifd, postcopy, auto-converge */
@@ -197,6 +263,8 @@ bool vmctl_migrate_plan(const VmctlMigrateInputs *in, VmctlMigratePlan *plan, GE
     if (in->strategy == VMCTL_MIGRATE_AUTO_CONVERGE) {
         plan->auto_converge = true;
         decide_bool(d, "auto-converge", true, "asked for (strategy auto-converge)");
+    } else if (is_auto) {
+        plan_throttle(in, plan);
     }
     if (in->shared) {
         plan->ignore_shared = true;
@@ -456,6 +524,41 @@ const char *vmctl_migrate_verdict(bool compared, uint64_t pages_differ, uint64_t
     if (guest_line && !vmctl_guest_line_verify_ok(guest_line))
         return "FAIL";
     return compared ? "PASS" : VMCTL_MIGRATE_PASS_UNCOMPARED;
+}
+
+const char *vmctl_migrate_conclude(json_object *proof, bool compared, uint64_t pages_differ, uint64_t stamp_bad,
+                                   const char *guest_line)
+{
+    const char *verdict = vmctl_migrate_verdict(compared, pages_differ, stamp_bad, guest_line);
+
+    if (!compared && !guest_line && !json_object_object_get(proof, "stamps") &&
+        strcmp(verdict, VMCTL_MIGRATE_PASS_UNCOMPARED) == 0) {
+        verdict = "UNVERIFIED";
+        vmctl_json_add_str(proof, "unverified", "nothing was checked: no page compared, no stamp read, no answer from the guest");
+    }
+    if (guest_line)
+        vmctl_json_add_str(proof, "guest", guest_line);
+    vmctl_json_add_bool(proof, "pages_compared", compared);
+    vmctl_json_add_u64(proof, "pages_differ", pages_differ);
+    vmctl_json_add_u64(proof, "stamps_bad", stamp_bad);
+    vmctl_json_add_str(proof, "verdict", verdict);
+    return verdict;
+}
+
+json_object *vmctl_migrate_result_new(const char *name, const char *to, VmctlMigrateStrategy strategy,
+                                      const char *verdict, const char *qemu, const char *accel, const char *backing)
+{
+    json_object *r = json_object_new_object();
+
+    vmctl_json_add_str(r, "name", name);
+    vmctl_json_add_str(r, "to", to);
+    vmctl_json_add_str(r, "strategy", vmctl_migrate_strategy_name(strategy));
+    vmctl_json_add_str(r, "verdict", verdict);
+    vmctl_json_add_str(r, "qemu", qemu);
+    vmctl_json_add_str(r, "accel", accel);
+    g_free(vmctl_migrate_known_bug(r));
+    vmctl_json_add_str(r, "backing", backing);
+    return r;
 }
 
 char *vmctl_migrate_known_bug(json_object *result)

@@ -25,6 +25,8 @@
 #define VMCTL_MIGRATE_PAGE 4096u                   /* bytes, QEMU's target page on x86 */
 #define VMCTL_MIGRATE_QEMU_BANDWIDTH (128u * MiB)  /* bytes/s, QEMU's default max-bandwidth */
 #define VMCTL_MIGRATE_QEMU_DOWNTIME 300u           /* ms, QEMU's default downtime-limit */
+#define VMCTL_MIGRATE_DOWNTIME_SHARE 50u           /* %: of auto's promised downtime given to QEMU as its limit */
+#define VMCTL_MIGRATE_THROTTLE_SHARE 50u           /* %: a dirty rate above this share of the link is throttled from the start */
 #define VMCTL_MIGRATE_MULTIFD_RATE 20000u          /* dirty pages/s from which multifd is used */
 #define VMCTL_MIGRATE_MULTIFD_CPUS 4               /* host CPUs multifd needs to pay off */
 #define VMCTL_MIGRATE_STALL_ITERATIONS 4           /* dirty syncs without progress before postcopy */
@@ -56,17 +58,22 @@ typedef struct {
     bool has_multifd;           /* capabilities on both sides */
     bool has_postcopy;
     bool has_auto_converge;
+    bool has_dirty_limit;       /* the capability exists (QEMU 8.1+) */
+    bool dirty_ring;            /* the guest runs under KVM with a dirty ring, which dirty-limit needs */
     bool shared;                /* --shared: x-ignore-shared */
     bool has_ignore_shared;
 } VmctlMigrateInputs;
 
 typedef struct {
     uint64_t max_bandwidth;     /* bytes/s; 0: QEMU's default left alone */
-    uint64_t downtime_ms;       /* 0: QEMU's default left alone */
+    uint64_t downtime_ms;       /* QEMU's downtime-limit; 0: QEMU's default left alone */
+    uint64_t downtime_promised_ms; /* what the downtime is to stay within (auto: more than the limit) */
     unsigned multifd_channels;  /* 0: off */
     bool postcopy;              /* capability on both sides, switched to when precopy stalls */
     bool postcopy_now;          /* switch right after the first pass (strategy postcopy) */
     bool auto_converge;
+    bool dirty_limit;           /* throttle each vCPU to vcpu_dirty_limit instead of auto-converge */
+    uint64_t vcpu_dirty_limit;  /* MB/s per vCPU, QEMU's unit */
     bool ignore_shared;
     unsigned stall_iterations;  /* dirty syncs without shrinking before the postcopy switch */
     json_object *decisions;     /* [{what, value, why}] */
@@ -154,6 +161,20 @@ bool vmctl_migrate_page_write(const char *path, uint64_t offset, uint64_t page, 
  * held, but no page was compared, and the word never reads as a PASS. */
 #define VMCTL_MIGRATE_PASS_UNCOMPARED "PASS-UNCOMPARED"
 const char *vmctl_migrate_verdict(bool compared, uint64_t pages_differ, uint64_t stamp_bad, const char *guest_line);
+
+/* The proof's last word, the same for every driver: writes its summary
+ * into `proof` ("guest" when the guest answered, "pages_compared",
+ * "pages_differ", "stamps_bad", "verdict") and returns the verdict. A
+ * proof in which nothing was checked (no page compared, no stamp read, no
+ * answer from the guest) is UNVERIFIED, with "unverified" saying so: a
+ * migration nobody looked at is never a PASS of any kind. */
+const char *vmctl_migrate_conclude(json_object *proof, bool compared, uint64_t pages_differ, uint64_t stamp_bad,
+                                   const char *guest_line);
+
+/* A migration result's common head: name, to, strategy, verdict, qemu,
+ * accel, known_bug (where one applies to a FAIL) and backing. */
+json_object *vmctl_migrate_result_new(const char *name, const char *to, VmctlMigrateStrategy strategy,
+                                      const char *verdict, const char *qemu, const char *accel, const char *backing);
 
 /* A FAIL that a known bug of this QEMU can explain: when `result` (a
  * migration's result, with "verdict", "qemu" and "accel") is a FAIL under

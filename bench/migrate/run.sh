@@ -1,13 +1,23 @@
 #!/bin/sh
 # bench/migrate/run.sh: `vmctl migrate --strategy auto` against QEMU's
 # defaults (precopy, max-bandwidth 128 MiB/s, downtime-limit 300 ms) on the
-# same tiny guest under KVM, for the workloads idle, 5k, 20k, 50k pages/s
-# and max (rate 0). Each migration is verified (every page compared,
-# VERIFY). A run that does not complete within TIMEOUT seconds counts as
-# not converged (the source keeps running). Writes results.tsv, a table on
-# stdout and migrate.svg into OUT (default bench/migrate/out).
+# same tiny guest, for the workloads idle, 5k, 20k, 50k pages/s and max
+# (rate 0). Each migration is verified (every page compared, VERIFY). A run
+# that does not complete within TIMEOUT seconds counts as not converged
+# (the source keeps running).
 #
-#   bench/migrate/run.sh [BUILD_DIR] [OUT]     env: MEM=1G TIMEOUT=45
+# QEMU=backports runs the whole matrix twice, on the installed QEMU and on
+# bookworm-backports' (fetched by bench/lib/fetch-qemu.sh into
+# BUILD/bench-qemu, nothing installed), each with a vmctld of its own, and
+# prints the two tables side by side. Verdicts per QEMU: auto's total time
+# within the noise band of the defaults' (at most 15 % + 0.5 s more) at
+# every workload, auto's downtime within the downtime it promised, every
+# auto run converged.
+#
+# Writes results.tsv (a column qemu), a table and the verdicts on stdout,
+# and migrate.svg into OUT (default bench/migrate/out).
+#
+#   bench/migrate/run.sh [BUILD_DIR] [OUT]     env: MEM=1G TIMEOUT=45 QEMU=backports
 # Not part of `make check`: it takes minutes and its numbers are timings.
 set -u
 BUILD=${1:-$(pwd)}
@@ -20,18 +30,34 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 W=$(mktemp -d -p /tmp)
 export VMCTL_SOCKET=$W/run/vmctld.sock VMCTL_STATE_DIR=$W/state
-cleanup() {
-    "$VMCTL" kill bm >/dev/null 2>&1
+daemon_stop() {
     p=$(printf '{"execute":"ping"}\n' | nc -U -N "$VMCTL_SOCKET" 2>/dev/null | jq -r .return.pid)
     [ -n "$p" ] && kill "$p" 2>/dev/null
+    while [ -n "$p" ] && kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+}
+cleanup() {
+    "$VMCTL" kill bm >/dev/null 2>&1
+    daemon_stop
     rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+QEMUS=$(command -v qemu-system-x86_64) || { echo "no qemu-system-x86_64 installed" >&2; exit 2; }
+case ${QEMU:-} in
+'') ;;
+backports) QEMUS="$QEMUS $(sh "$(dirname "$0")/../lib/fetch-qemu.sh" "$BUILD/bench-qemu")" || exit 2 ;;
+*) echo "QEMU='$QEMU' is not 'backports'" >&2; exit 2 ;;
+esac
+
 console() { "$VMCTL" console bm --send "$1" --expect '^(OK|ERROR)' --timeout 30 >/dev/null; }
 
-printf 'workload\tstrategy\tconverged\ttotal_ms\tdowntime_ms\tbytes\titerations\tverdict\tdecisions\n' >"$OUT/results.tsv"
+printf 'qemu\tworkload\tstrategy\tconverged\ttotal_ms\tdowntime_ms\tpromised_ms\tbytes\titerations\tverdict\tdecisions\n' >"$OUT/results.tsv"
+for qemu in $QEMUS; do
+    qv=$("$qemu" --version | sed -n 's/^QEMU emulator version \([0-9.]*\).*/\1/p')
+    daemon_stop # the next vmctld runs this QEMU
+    export VMCTL_QEMU=$qemu
+    echo "QEMU $qv ($qemu)" >&2
 for wl in idle 5000 20000 50000 max; do
     for strategy in auto defaults; do
         "$VMCTL" kill bm >/dev/null 2>&1
@@ -50,26 +76,65 @@ for wl in idle 5000 20000 50000 max; do
         rc=$?
         last=$(tail -n 1 "$W/out.json")
         if [ $rc -le 1 ] && echo "$last" | jq -e .verdict >/dev/null 2>&1; then
-            printf '%s\t%s\tyes\t%s\t%s\t%s\t%s\t%s\t%s\n' $wl $strategy \
+            printf '%s\t%s\t%s\tyes\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$qv" $wl $strategy \
                 "$(echo "$last" | jq -r .stats.total_time_ms)" "$(echo "$last" | jq -r .stats.downtime_ms)" \
+                "$(echo "$last" | jq -r '.downtime_promise.promised_ms // 300')" \
                 "$(echo "$last" | jq -r .stats.transferred)" "$(echo "$last" | jq -r .stats.iterations)" \
                 "$(echo "$last" | jq -r .verdict)" \
                 "$(echo "$last" | jq -r '[.decisions[] | "\(.what)=\(.value)"] | join(" ")')" >>"$OUT/results.tsv"
         else
             p=$(jq -c 'select(.event == "migration-progress") | .data' "$W/out.json" | tail -n 1)
-            printf '%s\t%s\tno\t%s\t-\t%s\t%s\t%s\t%s\n' $wl $strategy "$((TIMEOUT * 1000))" \
+            printf '%s\t%s\t%s\tno\t%s\t-\t-\t%s\t%s\t%s\t%s\n' "$qv" $wl $strategy "$((TIMEOUT * 1000))" \
                 "$(echo "$p" | jq -r .transferred)" "$(echo "$p" | jq -r .iteration)" "$(head -c 80 "$W/err")" "-" \
                 >>"$OUT/results.tsv"
         fi
     done
 done
+done
+"$VMCTL" kill bm >/dev/null 2>&1
 
-column -t -s "$(printf '\t')" "$OUT/results.tsv" | cut -c1-160
+# the tables, one QEMU beside the other: total/downtime (promised) verdict
+awk -F '\t' 'NR > 1 {
+    if (!($1 in seen)) { seen[$1] = 1; q[++nq] = $1 }
+    k = $2 SUBSEP $3
+    if (!(k in row)) { row[k] = 1; r[++nr] = k; wl[nr] = $2; st[nr] = $3 }
+    cell[$1, k] = $4 == "no" ? "no conv." : sprintf("%.1f s %s/%s ms %s", $5 / 1000, $6, $7, $10)
+} END {
+    printf "%-8s %-9s", "workload", "strategy"
+    for (i = 1; i <= nq; i++) printf " | %-34s", "QEMU " q[i] ": total, downtime/promised"
+    printf "\n"
+    for (j = 1; j <= nr; j++) {
+        printf "%-8s %-9s", wl[j], st[j]
+        for (i = 1; i <= nq; i++) printf " | %-34s", cell[q[i], r[j]]
+        printf "\n"
+    }
+}' "$OUT/results.tsv"
 
-# SVG: total time per workload, auto and defaults side by side; a run that
-# did not converge is drawn to the timeout and marked.
-awk -F '\t' -v timeout="$TIMEOUT" -v mem="$MEM" 'NR > 1 {
-    n++; wl[n] = $1; st[n] = $2; conv[n] = $3; t[n] = $4 / 1000.0
+# the verdicts, per QEMU
+awk -F '\t' 'NR > 1 {
+    if (!($1 in seen)) { seen[$1] = 1; q[++nq] = $1 }
+    if ($3 == "auto") { at[$1, $2] = $4 == "yes" ? $5 : -1; dt[$1, $2] = $6; pr[$1, $2] = $7; wls[$2] = 1 }
+    else dfl[$1, $2] = $4 == "yes" ? $5 : -1
+    order[$2] = NR
+} END {
+    for (i = 1; i <= nq; i++) {
+        slow = ""; over = ""; noconv = ""
+        for (w in wls) {
+            a = at[q[i], w]; d = dfl[q[i], w]
+            if (a < 0) { noconv = noconv " " w; continue }
+            if (d >= 0 && a > d * 1.15 + 500) slow = slow sprintf(" %s (%.1f s vs %.1f s)", w, a / 1000, d / 1000)
+            if (dt[q[i], w] + 0 > pr[q[i], w] + 0) over = over sprintf(" %s (%s ms > %s ms)", w, dt[q[i], w], pr[q[i], w])
+        }
+        printf "verdict QEMU %s: auto within the noise band of the defaults everywhere: %s\n", q[i], slow == "" ? "yes" : "NO," slow
+        printf "verdict QEMU %s: auto kept the downtime it promised everywhere: %s\n", q[i], over == "" ? "yes" : "NO," over
+        printf "verdict QEMU %s: auto converged everywhere: %s\n", q[i], noconv == "" ? "yes" : "NO," noconv
+    }
+}' "$OUT/results.tsv"
+
+# SVG (the first QEMU): total time per workload, auto and defaults side by
+# side; a run that did not converge is drawn to the timeout and marked.
+awk -F '\t' -v timeout="$TIMEOUT" -v mem="$MEM" 'NR == 2 { q1 = $1 } NR > 1 && $1 == q1 {
+    n++; wl[n] = $2; st[n] = $3; conv[n] = $4; t[n] = $5 / 1000.0
 } END {
     w = 640; h = 340; left = 60; bottom = 290; top = 40; scale = (bottom - top) / timeout
     printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", w, h

@@ -110,11 +110,20 @@ static void print_result(json_object *r)
         printf("decision   %s = %s: %s\n", str(d, "what"), json_object_to_json_string(json_object_object_get(d, "value")),
                str(d, "why"));
     }
-    if (stats)
-        printf("migration  %" G_GUINT64_FORMAT " ms total, %" G_GUINT64_FORMAT " ms downtime, %" G_GUINT64_FORMAT
+    if (stats) {
+        json_object *dp = json_object_object_get(r, "downtime_promise");
+        g_autofree char *promise =
+            !dp ? g_strdup("")
+                : g_strdup_printf(json_object_get_boolean(json_object_object_get(dp, "kept"))
+                                      ? " (within the %" G_GUINT64_FORMAT " ms promised)"
+                                      : " (OVER the %" G_GUINT64_FORMAT " ms promised)",
+                                  u64(dp, "promised_ms"));
+
+        printf("migration  %" G_GUINT64_FORMAT " ms total, %" G_GUINT64_FORMAT " ms downtime%s, %" G_GUINT64_FORMAT
                " bytes, %" G_GUINT64_FORMAT " iterations%s\n",
-               u64(stats, "total_time_ms"), u64(stats, "downtime_ms"), u64(stats, "transferred"),
+               u64(stats, "total_time_ms"), u64(stats, "downtime_ms"), promise, u64(stats, "transferred"),
                u64(stats, "iterations"), json_object_get_boolean(json_object_object_get(stats, "postcopy")) ? ", postcopy" : "");
+    }
     for (size_t i = 0; blocks && i < json_object_array_length(blocks); i++) {
         json_object *b = json_object_array_get_idx(blocks, i);
         json_object *first = json_object_object_get(b, "first");

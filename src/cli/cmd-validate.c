@@ -343,6 +343,94 @@ static bool write_output(const char *option, const char *path, const char *data)
     return false;
 }
 
+/* The KVM and DAX checks in a lab per kernel, added to the report; the
+ * exit status with the labs': a lab check that fails fails the run, a lab
+ * that could not run is an error unless something failed. */
+static int run_labs(json_object *report, GStrv kernels, bool quick, bool say, int status)
+{
+    json_object *labs = json_object_new_array();
+    const char *lv;
+
+    for (size_t i = 0; kernels[i]; i++) {
+        g_autoptr(GError) lerr = NULL;
+        json_object *l;
+
+        if (say)
+            fprintf(stderr, "vmctl: lab %s: booting, then the KVM and DAX checks inside\n", kernels[i]);
+        l = vmctl_lab_validate(kernels[i], quick, lab_progress, NULL, &lerr);
+        if (!l) {
+            l = json_object_new_object();
+            vmctl_json_add_str(l, "kernel", kernels[i]);
+            vmctl_json_add_str(l, "error", lerr->message);
+        }
+        json_object_array_add(labs, l);
+    }
+    json_object_object_add(report, "lab_matrix", vmctl_lab_matrix(labs));
+    json_object_object_add(report, "labs", labs);
+    lv = vmctl_lab_verdict(labs);
+    vmctl_json_add_str(report, "lab_verdict", lv);
+    if (strcmp(lv, "fail") == 0)
+        return 1;
+    if (strcmp(lv, "error") == 0 && status == 0)
+        return 2;
+    return status;
+}
+
+/* --html, --junit, --openmetrics: each a pure function of the report. */
+static bool write_reports(json_object *report, const char *html, const char *junit, const char *metrics)
+{
+    if (html) {
+        g_autofree char *page = vmctl_report_html(report);
+        g_autoptr(GError) err = NULL;
+
+        if (!vmctl_write_file_atomic(html, page, -1, 0644, &err)) {
+            vmctl_cli_fail(err);
+            return false;
+        }
+    }
+    if (junit) {
+        g_autofree char *xml = vmctl_report_junit(report);
+
+        if (!write_output("--junit", junit, xml))
+            return false;
+    }
+    if (metrics) {
+        g_autofree char *text = vmctl_report_openmetrics(report);
+
+        if (!write_output("--openmetrics", metrics, text))
+            return false;
+    }
+    return true;
+}
+
+/* The text report's end: what is not built, the labs, the counts, the
+ * reason, and the verdict line last. */
+static void print_end(json_object *report, const char *const *nb, bool labs)
+{
+    json_object *fault = json_object_object_get(report, "injected_fault");
+    g_autofree char *counts = vmctl_report_counts_line(report);
+    g_autofree char *reason = vmctl_report_reason(report);
+
+    if (nb[0])
+        printf("\nNot built yet in this version (not run, no result):\n");
+    for (size_t i = 0; nb[i]; i++)
+        printf("  - %s\n", nb[i]);
+    if (labs)
+        print_labs(json_object_object_get(report, "labs"), json_object_object_get(report, "lab_matrix"));
+    /* the HTML page's head says the same: counts, then the reason */
+    printf("\nCounts: %s\nReason: %s", counts, reason);
+    printf("\nVerdict: %s", json_object_get_string(json_object_object_get(report, "verdict")));
+    if (json_object_get_int64(json_object_object_get(report, "checks_not_applicable")))
+        printf(", %" PRId64 " of %" PRId64 " checks not applicable",
+               json_object_get_int64(json_object_object_get(report, "checks_not_applicable")),
+               json_object_get_int64(json_object_object_get(report, "checks_total")));
+    if (fault)
+        printf(" (under an injected test fault: %s)", json_object_get_string(fault));
+    printf("\n");
+    if (labs)
+        printf("Lab verdict: %s\n", json_object_get_string(json_object_object_get(report, "lab_verdict")));
+}
+
 int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
 {
     gboolean quick = FALSE, tap = FALSE, compare = FALSE;
@@ -453,57 +541,11 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
         json_object_array_add(nbj, json_object_new_string(nb[i]));
     json_object_object_add(report, "not_built", nbj);
     status = vmctl_validate_exit_status(report);
-    if (lab_kernels) {
-        json_object *labs = json_object_new_array();
-        const char *lv;
-
-        for (size_t i = 0; lab_kernels[i]; i++) {
-            g_autoptr(GError) lerr = NULL;
-            json_object *l;
-
-            if (pc.human || tap)
-                fprintf(stderr, "vmctl: lab %s: booting, then the KVM and DAX checks inside\n", lab_kernels[i]);
-            l = vmctl_lab_validate(lab_kernels[i], quick, lab_progress, NULL, &lerr);
-            if (!l) {
-                l = json_object_new_object();
-                vmctl_json_add_str(l, "kernel", lab_kernels[i]);
-                vmctl_json_add_str(l, "error", lerr->message);
-            }
-            json_object_array_add(labs, l);
-        }
-        json_object_object_add(report, "lab_matrix", vmctl_lab_matrix(labs));
-        json_object_object_add(report, "labs", labs);
-        lv = vmctl_lab_verdict(labs);
-        vmctl_json_add_str(report, "lab_verdict", lv);
-        /* a lab check that fails fails the run; a lab that could not run is
-         * an error unless something failed */
-        if (strcmp(lv, "fail") == 0)
-            status = 1;
-        else if (strcmp(lv, "error") == 0 && status == 0)
-            status = 2;
-    }
+    if (lab_kernels)
+        status = run_labs(report, lab_kernels, quick, pc.human || tap, status);
     vmctl_json_add_injected_faults(report);
-    if (html) {
-        g_autofree char *page = vmctl_report_html(report);
-        g_autoptr(GError) err = NULL;
-
-        if (!vmctl_write_file_atomic(html, page, -1, 0644, &err)) {
-            vmctl_cli_fail(err);
-            return VMCTL_EXIT_USAGE;
-        }
-    }
-    if (junit) {
-        g_autofree char *xml = vmctl_report_junit(report);
-
-        if (!write_output("--junit", junit, xml))
-            return VMCTL_EXIT_USAGE;
-    }
-    if (metrics) {
-        g_autofree char *text = vmctl_report_openmetrics(report);
-
-        if (!write_output("--openmetrics", metrics, text))
-            return VMCTL_EXIT_USAGE;
-    }
+    if (!write_reports(report, html, junit, metrics))
+        return VMCTL_EXIT_USAGE;
 
     if (ctx->json) {
         vmctl_json_print(report);
@@ -513,31 +555,7 @@ int cmd_validate(int argc, char **argv, struct vmctl_ctx *ctx)
                    json_object_get_string(json_object_object_get(report, "injected_fault")));
         printf("1..%u\n", pc.n);
     } else {
-        json_object *fault = json_object_object_get(report, "injected_fault");
-
-        if (nb[0])
-            printf("\nNot built yet in this version (not run, no result):\n");
-        for (size_t i = 0; nb[i]; i++)
-            printf("  - %s\n", nb[i]);
-        if (lab_kernels)
-            print_labs(json_object_object_get(report, "labs"), json_object_object_get(report, "lab_matrix"));
-        {
-            g_autofree char *counts = vmctl_report_counts_line(report);
-            g_autofree char *reason = vmctl_report_reason(report);
-
-            /* the HTML page's head says the same: counts, then the reason */
-            printf("\nCounts: %s\nReason: %s", counts, reason);
-        }
-        printf("\nVerdict: %s", json_object_get_string(json_object_object_get(report, "verdict")));
-        if (json_object_get_int64(json_object_object_get(report, "checks_not_applicable")))
-            printf(", %" PRId64 " of %" PRId64 " checks not applicable",
-                   json_object_get_int64(json_object_object_get(report, "checks_not_applicable")),
-                   json_object_get_int64(json_object_object_get(report, "checks_total")));
-        if (fault)
-            printf(" (under an injected test fault: %s)", json_object_get_string(fault));
-        printf("\n");
-        if (lab_kernels)
-            printf("Lab verdict: %s\n", json_object_get_string(json_object_object_get(report, "lab_verdict")));
+        print_end(report, nb, lab_kernels != NULL);
     }
     return status;
 }

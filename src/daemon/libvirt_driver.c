@@ -661,149 +661,225 @@ static char *guest_command(const char *socket_path, const char *cmd, const char 
     return g_strdup_printf("no %s answer within %d s", cmd, VERIFY_TIMEOUT_S);
 }
 
-static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
-{
-    const char *to = json_object_get_string(json_object_object_get(j->args, "to"));
-    const char *strategy = json_object_get_string(json_object_object_get(j->args, "strategy"));
-    const char *fault = json_object_get_string(json_object_object_get(j->args, "fault"));
-    const char *muri_arg = json_object_get_string(json_object_object_get(j->args, "migrate-uri"));
-    json_object *jb = json_object_object_get(j->args, "bandwidth");
-    json_object *jt = json_object_object_get(j->args, "timeout");
-    json_object *jv = json_object_object_get(j->args, "verify");
-    bool verify = jv ? json_object_get_boolean(jv) : true;
-    g_autoptr(virDomain) dom = lv_lookup(conn, j->lv->uri, j->name, error);
-    g_autoptr(json_object) spec = NULL;
-    g_autoptr(json_object) proof = json_object_new_object();
-    g_autoptr(json_object) done_stats = NULL;
-    g_autofree char *xml = NULL, *dst_xml = NULL, *src_serial = NULL, *dst_serial = NULL, *muri = NULL;
-    g_autofree char *type = NULL, *src_ram = NULL, *src_fd_path = NULL, *dst_ram = NULL, *guest_line = NULL;
-    g_autofree char *qemu_version = NULL;
-    g_autoptr(virConnect) dconn = NULL;
-    g_autoptr(virDomain) ddom = NULL;
-    VmctlMigrateStrategy strat = VMCTL_MIGRATE_PRECOPY;
-    virTypedParameterPtr params = NULL;
-    int nparams = 0, maxparams = 0, st = 0, reason = 0, rc, src_fd = -1;
-    unsigned long hv = 0;
-    unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
-    uint64_t memory = 0, pages_differ = 0, stamp_bad = 0, t0 = vmctl_now_ns();
-    VmctlMigrateFault fault_how = { 0 };
-    pid_t src_pid, dst_pid = 0;
-    bool src_running, kind_tiny, compared = false, dst_hidden;
-    Monitor mon = { 0 };
-    GThread *mt;
-    const char *verdict;
-    json_object *r, *stats;
+/* One libvirt migration, through its stages: check -> prepare (the
+ * destination's XML, the source's RAM held open) -> transfer (libvirt,
+ * watched by the monitor thread) -> prove (pages, stamps) -> hand over
+ * (resume, the guest's VERIFY) -> conclude and result. Each stage returns
+ * false with `error` set when the migration cannot go on. */
+typedef struct {
+    Job *j;
+    virDomainPtr dom;
+    const char *to, *fault;
+    bool verify, dst_hidden, src_running, kind_tiny, compared;
+    VmctlMigrateStrategy strat;
+    VmctlMigrateFault fault_how;
+    uint64_t memory, pages_differ, stamp_bad, t0;
+    json_object *spec, *proof, *done_stats, *last_stats;
+    char *dst_xml, *dst_serial, *muri, *type, *qemu_version;
+    char *src_fd_path, *dst_ram, *guest_line, *mon_why;
+    int src_fd;
+    pid_t src_pid, dst_pid;
+    bool postcopy_started;
+    virConnectPtr dconn;
+    virDomainPtr ddom;
+} LvMigration;
 
-    if (!dom)
-        return NULL;
-    if (!to || !*to) {
+static void lvm_clear(LvMigration *m)
+{
+    if (m->src_fd >= 0)
+        close(m->src_fd);
+    json_object_put(m->spec);
+    json_object_put(m->proof);
+    json_object_put(m->done_stats);
+    json_object_put(m->last_stats);
+    g_free(m->dst_xml);
+    g_free(m->dst_serial);
+    g_free(m->muri);
+    g_free(m->type);
+    g_free(m->qemu_version);
+    g_free(m->src_fd_path);
+    g_free(m->dst_ram);
+    g_free(m->guest_line);
+    g_free(m->mon_why);
+    if (m->ddom)
+        virDomainFree(m->ddom);
+    if (m->dconn)
+        virConnectClose(m->dconn);
+    if (m->dom)
+        virDomainFree(m->dom);
+}
+
+/* What the libvirt driver takes of the migrate command's arguments. */
+static bool lvm_check_args(LvMigration *m, GError **error)
+{
+    static const char *const local_only[] = { "shared", "keep-source", "force", "dest-backend", "dest-nvdimm",
+                                              "dest-virtio-pmem" };
+    json_object *args = m->j->args;
+    const char *strategy = json_object_get_string(json_object_object_get(args, "strategy"));
+    json_object *v;
+
+    if (!m->to || !*m->to) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "argument 'to' must be a libvirt URI");
-        return NULL;
+        return false;
     }
-    if (strcmp(to, "local") == 0) {
+    if (strcmp(m->to, "local") == 0) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
                     "destination 'local' is the QEMU driver's: with the libvirt driver, give the destination's libvirt URI");
-        return NULL;
+        return false;
     }
     if (strategy && strcmp(strategy, "auto") != 0 &&
-        (!vmctl_migrate_strategy_from_name(strategy, &strat) ||
-         (strat != VMCTL_MIGRATE_PRECOPY && strat != VMCTL_MIGRATE_POSTCOPY))) {
+        (!vmctl_migrate_strategy_from_name(strategy, &m->strat) ||
+         (m->strat != VMCTL_MIGRATE_PRECOPY && m->strat != VMCTL_MIGRATE_POSTCOPY))) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
                     "strategy '%s' is not one of auto, precopy, postcopy for the libvirt driver", strategy);
-        return NULL;
+        return false;
     }
     /* test-only: "dst-unreachable" acts as if the destination's QEMU were
      * on another host */
-    dst_hidden = g_strcmp0(fault, "dst-unreachable") == 0;
-    if (dst_hidden)
-        fault = NULL;
-    if (fault && !vmctl_migrate_fault_parse(fault, &fault_how, error))
-        return NULL;
-    if (fault && fault_how.kind != VMCTL_MIGRATE_FAULT_CORRUPT) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED, "fault '%s' is local migration's", fault);
-        return NULL;
+    m->dst_hidden = g_strcmp0(m->fault, "dst-unreachable") == 0;
+    if (m->dst_hidden)
+        m->fault = NULL;
+    if (m->fault && !vmctl_migrate_fault_parse(m->fault, &m->fault_how, error))
+        return false;
+    if (m->fault && m->fault_how.kind != VMCTL_MIGRATE_FAULT_CORRUPT) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED, "fault '%s' is local migration's", m->fault);
+        return false;
     }
-    {
-        static const char *const local_only[] = { "shared", "keep-source", "force", "dest-backend", "dest-nvdimm",
-                                                  "dest-virtio-pmem" };
-        json_object *v;
-
-        for (size_t i = 0; i < G_N_ELEMENTS(local_only); i++) {
-            v = json_object_object_get(j->args, local_only[i]);
-            if (v && (json_object_is_type(v, json_type_array) || json_object_get_boolean(v))) {
-                g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
-                            "option '%s' is local migration's: the libvirt driver does not have it", local_only[i]);
-                return NULL;
-            }
-        }
-        if (json_object_object_get(j->args, "downtime")) {
+    for (size_t i = 0; i < G_N_ELEMENTS(local_only); i++) {
+        v = json_object_object_get(args, local_only[i]);
+        if (v && (json_object_is_type(v, json_type_array) || json_object_get_boolean(v))) {
             g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
-                        "option 'downtime' is local migration's: the libvirt driver leaves libvirt's default");
-            return NULL;
+                        "option '%s' is local migration's: the libvirt driver does not have it", local_only[i]);
+            return false;
         }
     }
-    spec = dom_spec(dom);
-    if (!spec) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "domain '%s' was not launched by vmctl (no vmctl metadata)",
-                    j->name);
-        return NULL;
+    if (json_object_object_get(args, "downtime")) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED,
+                    "option 'downtime' is local migration's: the libvirt driver leaves libvirt's default");
+        return false;
     }
-    memory = (uint64_t)json_object_get_int64(json_object_object_get(spec, "memory"));
-    kind_tiny = g_strcmp0(json_object_get_string(json_object_object_get(spec, "kind")), "tiny") == 0;
-    if (virDomainGetState(dom, &st, &reason, 0) < 0 || (st != VIR_DOMAIN_RUNNING && st != VIR_DOMAIN_PAUSED)) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "guest '%s' is '%s': only a running or paused guest migrates",
-                    j->name, state_name(st));
-        return NULL;
-    }
-    src_running = st == VIR_DOMAIN_RUNNING;
-    if (virConnectGetVersion(conn, &hv) == 0)
-        qemu_version = g_strdup_printf("%lu.%lu.%lu", hv / 1000000, hv / 1000 % 1000, hv % 1000);
-    xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_MIGRATABLE);
-    if (!xml) {
-        lv_error(error, "cannot read the XML of guest '%s'", j->name);
-        return NULL;
-    }
-    type = xml_find(xml, "<domain type=.(\\w+).");
-    {
-        json_object *d = json_object_new_object();
-        vmctl_json_add_str(d, "qemu", qemu_version);
-        vmctl_json_add_str(d, "accel", g_strcmp0(type, "kvm") == 0 ? "kvm" : "tcg");
-        vmctl_json_add_str(d, "backing", json_object_get_string(json_object_object_get(spec, "backend")));
-        job_event(j, "migration-start", d);
-    }
+    return true;
+}
 
-    /* the destination gets a console socket of its own */
+/* The guest as it is: launched by vmctl, running or paused. */
+static bool lvm_check_guest(LvMigration *m, virConnectPtr conn, GError **error)
+{
+    int st = 0, reason = 0;
+    unsigned long hv = 0;
+
+    m->spec = dom_spec(m->dom);
+    if (!m->spec) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "domain '%s' was not launched by vmctl (no vmctl metadata)",
+                    m->j->name);
+        return false;
+    }
+    m->memory = (uint64_t)json_object_get_int64(json_object_object_get(m->spec, "memory"));
+    m->kind_tiny = g_strcmp0(json_object_get_string(json_object_object_get(m->spec, "kind")), "tiny") == 0;
+    if (virDomainGetState(m->dom, &st, &reason, 0) < 0 || (st != VIR_DOMAIN_RUNNING && st != VIR_DOMAIN_PAUSED)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "guest '%s' is '%s': only a running or paused guest migrates",
+                    m->j->name, state_name(st));
+        return false;
+    }
+    m->src_running = st == VIR_DOMAIN_RUNNING;
+    if (virConnectGetVersion(conn, &hv) == 0)
+        m->qemu_version = g_strdup_printf("%lu.%lu.%lu", hv / 1000000, hv / 1000 % 1000, hv % 1000);
+    return true;
+}
+
+static const char *lvm_accel(const LvMigration *m)
+{
+    return g_strcmp0(m->type, "kvm") == 0 ? "kvm" : "tcg";
+}
+
+static const char *lvm_backing(const LvMigration *m)
+{
+    return json_object_get_string(json_object_object_get(m->spec, "backend"));
+}
+
+/* The destination's XML (a console socket of its own) and the source's
+ * RAM, held open: libvirt ends the source QEMU once the destination has
+ * everything. */
+static bool lvm_prepare(LvMigration *m, GError **error)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(m->dom, VIR_DOMAIN_XML_MIGRATABLE);
+    g_autofree char *src_serial = NULL;
+    json_object *d;
+
+    if (!xml) {
+        lv_error(error, "cannot read the XML of guest '%s'", m->j->name);
+        return false;
+    }
+    m->type = xml_find(xml, "<domain type=.(\\w+).");
+    d = json_object_new_object();
+    vmctl_json_add_str(d, "qemu", m->qemu_version);
+    vmctl_json_add_str(d, "accel", lvm_accel(m));
+    vmctl_json_add_str(d, "backing", lvm_backing(m));
+    job_event(m->j, "migration-start", d);
+
     src_serial = xml_find(xml, SERIAL_SOCKET_RE);
     if (src_serial) {
         g_autoptr(GString) s = g_string_new(xml);
         g_autofree char *old = g_strdup_printf("path='%s'", src_serial);
         g_autofree char *new = NULL;
 
-        dst_serial = g_strdup_printf("%s/%s.%" G_GINT64_FORMAT ".sock", j->lv->run_dir, j->name, g_get_real_time());
-        new = g_strdup_printf("path='%s'", dst_serial);
+        m->dst_serial = g_strdup_printf("%s/%s.%" G_GINT64_FORMAT ".sock", m->j->lv->run_dir, m->j->name,
+                                        g_get_real_time());
+        new = g_strdup_printf("path='%s'", m->dst_serial);
         g_string_replace(s, old, new, 1);
-        dst_xml = g_string_free(g_steal_pointer(&s), FALSE);
+        m->dst_xml = g_string_free(g_steal_pointer(&s), FALSE);
     }
-
-    /* the source's RAM, held open: libvirt ends the source QEMU once the
-     * destination has everything */
-    src_pid = vmctl_lvm_find_qemu(j->name, 0);
-    if (verify && src_pid) {
+    m->src_pid = vmctl_lvm_find_qemu(m->j->name, 0);
+    if (m->verify && m->src_pid) {
         g_autoptr(GError) e = NULL;
+        g_autofree char *src_ram = vmctl_lvm_find_ram(m->src_pid, m->memory, &e);
 
-        src_ram = vmctl_lvm_find_ram(src_pid, memory, &e);
         if (src_ram)
-            src_fd = open(src_ram, O_RDONLY | O_CLOEXEC);
-        if (src_fd >= 0)
-            src_fd_path = g_strdup_printf("/proc/self/fd/%d", src_fd);
+            m->src_fd = open(src_ram, O_RDONLY | O_CLOEXEC);
+        if (m->src_fd >= 0)
+            m->src_fd_path = g_strdup_printf("/proc/self/fd/%d", m->src_fd);
         else
-            vmctl_json_add_str(proof, "host_oracle_source", e ? e->message : g_strerror(errno));
+            vmctl_json_add_str(m->proof, "host_oracle_source", e ? e->message : g_strerror(errno));
     }
+    return true;
+}
 
-    muri = muri_arg ? g_strdup(muri_arg) : vmctl_lvm_migrate_uri(to, vmctl_lvm_free_port());
-    virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, muri);
-    if (dst_xml)
-        virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_DEST_XML, dst_xml);
+/* The completed job's numbers, as the destination keeps them. */
+static json_object *lvm_completed_stats(virDomainPtr ddom)
+{
+    virTypedParameterPtr p = NULL;
+    int n = 0, jtype = 0;
+    json_object *s = NULL;
+
+    if (virDomainGetJobStats(ddom, &jtype, &p, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0 && jtype != VIR_DOMAIN_JOB_NONE) {
+        s = json_object_new_object();
+        vmctl_json_add_u64(s, "total_time_ms", param_u64(p, n, VIR_DOMAIN_JOB_TIME_ELAPSED));
+        vmctl_json_add_u64(s, "downtime_ms", param_u64(p, n, VIR_DOMAIN_JOB_DOWNTIME));
+        vmctl_json_add_u64(s, "transferred", param_u64(p, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED));
+        vmctl_json_add_u64(s, "iterations", param_u64(p, n, VIR_DOMAIN_JOB_MEMORY_ITERATION));
+        vmctl_json_add_u64(s, "postcopy_requests", param_u64(p, n, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS));
+    }
+    virTypedParamsFree(p, n);
+    return s;
+}
+
+/* libvirt moves the guest (peer-to-peer, live; the destination left paused
+ * for the compare unless postcopy runs it), watched by the monitor thread;
+ * then the destination is looked up. */
+static bool lvm_transfer(LvMigration *m, GError **error)
+{
+    json_object *jb = json_object_object_get(m->j->args, "bandwidth");
+    json_object *jt = json_object_object_get(m->j->args, "timeout");
+    const char *muri_arg = json_object_get_string(json_object_object_get(m->j->args, "migrate-uri"));
+    virTypedParameterPtr params = NULL;
+    int nparams = 0, maxparams = 0, rc;
+    unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
+    Monitor mon = { 0 };
+    GThread *mt;
+
+    m->muri = muri_arg ? g_strdup(muri_arg) : vmctl_lvm_migrate_uri(m->to, vmctl_lvm_free_port());
+    virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, m->muri);
+    if (m->dst_xml)
+        virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_DEST_XML, m->dst_xml);
     if (jb && json_object_get_int64(jb) > 0) {
         uint64_t mib = (uint64_t)json_object_get_int64(jb) / MiB;
         virTypedParamsAddULLong(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_BANDWIDTH, mib ? mib : 1);
@@ -811,21 +887,18 @@ static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
     /* precopy: the destination stays paused for the compare; libvirt
      * refuses postcopy to a paused destination (it must run to ask for
      * its missing pages) */
-    if (strat == VMCTL_MIGRATE_POSTCOPY)
-        flags |= VIR_MIGRATE_POSTCOPY;
-    else
-        flags |= VIR_MIGRATE_PAUSED;
+    flags |= m->strat == VMCTL_MIGRATE_POSTCOPY ? VIR_MIGRATE_POSTCOPY : VIR_MIGRATE_PAUSED;
 
-    phase(j, t0, "migrate", muri);
-    mon.job = j;
-    mon.dom = dom;
-    mon.postcopy = strat == VMCTL_MIGRATE_POSTCOPY;
+    phase(m->j, m->t0, "migrate", m->muri);
+    mon.job = m->j;
+    mon.dom = m->dom;
+    mon.postcopy = m->strat == VMCTL_MIGRATE_POSTCOPY;
     mon.timeout_s = jt ? (guint)json_object_get_int64(jt) : 0;
-    mon.t_start = t0;
+    mon.t_start = m->t0;
     g_mutex_init(&mon.lock);
     g_cond_init(&mon.cond);
     mt = g_thread_new("migration-monitor", monitor_thread, &mon);
-    rc = virDomainMigrateToURI3(dom, to, params, (unsigned)nparams, flags);
+    rc = virDomainMigrateToURI3(m->dom, m->to, params, (unsigned)nparams, flags);
     g_autofree char *mig_error = rc < 0 ? g_strdup(virGetLastErrorMessage()) : NULL;
     g_mutex_lock(&mon.lock);
     mon.done = true;
@@ -833,183 +906,182 @@ static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
     g_mutex_unlock(&mon.lock);
     g_thread_join(mt);
     virTypedParamsFree(params, nparams);
-    stats = mon.last;
-    g_autofree char *mon_why = g_steal_pointer(&mon.abort_why);
+    m->last_stats = mon.last;
+    m->mon_why = g_steal_pointer(&mon.abort_why);
+    m->postcopy_started = mon.postcopy_started;
     g_mutex_clear(&mon.lock);
     g_cond_clear(&mon.cond);
 
     if (rc < 0) {
         int sst = 0, sr = 0;
-        const char *now = virDomainGetState(dom, &sst, &sr, 0) == 0 ? state_name(sst) : "unknown";
+        const char *now = virDomainGetState(m->dom, &sst, &sr, 0) == 0 ? state_name(sst) : "unknown";
 
-        if (src_fd >= 0)
-            close(src_fd);
-        json_object_put(stats);
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "migration of guest '%s' to '%s' failed%s%s: %s; the source is %s",
-                    j->name, to, mon_why ? ": " : "", mon_why ? mon_why : "", mig_error, now);
-        return NULL;
+                    m->j->name, m->to, m->mon_why ? ": " : "", m->mon_why ? m->mon_why : "", mig_error, now);
+        return false;
     }
-    /* the destination, paused */
-    phase(j, t0, "completed",
-          strat == VMCTL_MIGRATE_POSTCOPY ? "the destination runs (postcopy)" : "the destination is paused for the compare");
-    dconn = lv_open(to, error);
-    if (!dconn || !(ddom = lv_lookup(dconn, to, j->name, error))) {
-        if (src_fd >= 0)
-            close(src_fd);
-        json_object_put(stats);
-        return NULL;
+    phase(m->j, m->t0, "completed",
+          m->strat == VMCTL_MIGRATE_POSTCOPY ? "the destination runs (postcopy)" : "the destination is paused for the compare");
+    m->dconn = lv_open(m->to, error);
+    if (!m->dconn || !(m->ddom = lv_lookup(m->dconn, m->to, m->j->name, error)))
+        return false;
+    m->done_stats = lvm_completed_stats(m->ddom);
+    return true;
+}
+
+/* The host's checks: every page of the source against the paused
+ * destination (precopy), the tiny guest's stamps (its writer held still
+ * on a running postcopy destination). */
+static bool lvm_prove(LvMigration *m, GError **error)
+{
+    if (!m->verify)
+        return true;
+    m->dst_pid = m->dst_hidden ? 0 : vmctl_lvm_find_qemu(m->j->name, m->src_pid);
+    if (m->dst_pid) {
+        g_autoptr(GError) e = NULL;
+
+        m->dst_ram = vmctl_lvm_find_ram(m->dst_pid, m->memory, &e);
+        if (!m->dst_ram)
+            vmctl_json_add_str(m->proof, "host_oracle_destination", e->message);
     }
-    {
-        /* the completed job's numbers, as the destination keeps them */
-        virTypedParameterPtr p = NULL;
-        int n = 0, jtype = 0;
-
-        if (virDomainGetJobStats(ddom, &jtype, &p, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0 &&
-            jtype != VIR_DOMAIN_JOB_NONE) {
-            done_stats = json_object_new_object();
-            vmctl_json_add_u64(done_stats, "total_time_ms", param_u64(p, n, VIR_DOMAIN_JOB_TIME_ELAPSED));
-            vmctl_json_add_u64(done_stats, "downtime_ms", param_u64(p, n, VIR_DOMAIN_JOB_DOWNTIME));
-            vmctl_json_add_u64(done_stats, "transferred", param_u64(p, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED));
-            vmctl_json_add_u64(done_stats, "iterations", param_u64(p, n, VIR_DOMAIN_JOB_MEMORY_ITERATION));
-            vmctl_json_add_u64(done_stats, "postcopy_requests", param_u64(p, n, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS));
-        }
-        virTypedParamsFree(p, n);
+    if (m->fault && m->dst_ram) {
+        if (!vmctl_migrate_fault_apply(m->dst_ram, 0, m->fault_how.page, error))
+            return false;
+        vmctl_json_add_str(m->proof, "fault", m->fault);
     }
-    if (verify) {
-        dst_pid = dst_hidden ? 0 : vmctl_lvm_find_qemu(j->name, src_pid);
-        if (dst_pid) {
-            g_autoptr(GError) e = NULL;
-            dst_ram = vmctl_lvm_find_ram(dst_pid, memory, &e);
-            if (!dst_ram)
-                vmctl_json_add_str(proof, "host_oracle_destination", e->message);
-        }
-        if (fault && dst_ram) {
-            if (!vmctl_migrate_fault_apply(dst_ram, 0, fault_how.page, error)) {
-                if (src_fd >= 0)
-                    close(src_fd);
-                json_object_put(stats);
-                return NULL;
-            }
-            vmctl_json_add_str(proof, "fault", fault);
-        }
-        if (strat == VMCTL_MIGRATE_POSTCOPY) {
-            vmctl_json_add_str(proof, "host_oracle",
-                               "postcopy: the destination runs before its last page arrives, so its RAM is not compared with the source's; the stamps are checked with the guest's writer paused");
-        } else if (src_fd_path && dst_ram) {
-            g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
-            json_object *cmp;
+    if (m->strat == VMCTL_MIGRATE_POSTCOPY) {
+        vmctl_json_add_str(m->proof, "host_oracle",
+                           "postcopy: the destination runs before its last page arrives, so its RAM is not compared with the source's; the stamps are checked with the guest's writer paused");
+    } else if (m->src_fd_path && m->dst_ram) {
+        g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
+        json_object *cmp;
 
-            phase(j, t0, "compare", "every page of the source against the destination");
-            g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", src_fd_path, 0, dst_ram, 0, memory));
-            cmp = vmctl_migrate_compare(blocks, &pages_differ, error);
-            if (!cmp) {
-                close(src_fd);
-                json_object_put(stats);
-                return NULL;
-            }
-            compared = true;
-            json_object_object_add(proof, "pages", cmp);
-            vmctl_json_add_str(proof, "images", "guest RAM of both QEMUs through /proc/PID/map_files");
-        } else {
-            vmctl_json_add_str(proof, "host_oracle",
-                               "destination memory not reachable from this host: pages not compared");
-        }
-        if (kind_tiny && dst_ram) {
-            g_autofree char *paused = NULL;
-
-            /* a running destination (postcopy): its writer holds still
-             * while the stamps are read */
-            if (strat == VMCTL_MIGRATE_POSTCOPY && dst_serial) {
-                paused = guest_command(dst_serial, "PAUSE", "OK");
-                vmctl_json_add_str(proof, "guest_pause", paused);
-            }
-
-            stamp_bad = vmctl_migrate_check_stamps(src_fd_path, dst_ram, proof);
-            if (paused) {
-                g_autofree char *resumed = guest_command(dst_serial, "RESUME", "OK");
-                vmctl_json_add_str(proof, "guest_resume", resumed);
-            }
-        }
-    }
-    if (src_fd >= 0)
-        close(src_fd);
-
-    if (pages_differ || stamp_bad) {
-        /* the source is gone (libvirt's confirm phase ended it): the
-         * destination is kept as it is, paused, never run */
-        vmctl_json_add_str(proof, "kept",
-                           "destination paused and not resumed: its memory differs from the source's, which libvirt has already ended");
-    } else if (src_running) {
-        if (strat != VMCTL_MIGRATE_POSTCOPY)
-            phase(j, t0, "resume", "the destination runs");
-        if (strat != VMCTL_MIGRATE_POSTCOPY && virDomainResume(ddom) < 0) {
-            lv_error(error, "cannot resume guest '%s' on '%s'", j->name, to);
-            json_object_put(stats);
-            return NULL;
-        }
-        if (verify && dst_serial && g_file_test(dst_serial, G_FILE_TEST_EXISTS)) {
-            phase(j, t0, "guest-verify", "VERIFY on the destination's console");
-            guest_line = guest_command(dst_serial, "VERIFY", "VERIFY");
-        } else if (verify) {
-            vmctl_json_add_str(proof, "guest_oracle", "the destination's console is not reachable from this host");
-        }
+        phase(m->j, m->t0, "compare", "every page of the source against the destination");
+        g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", m->src_fd_path, 0, m->dst_ram, 0, m->memory));
+        cmp = vmctl_migrate_compare(blocks, &m->pages_differ, error);
+        if (!cmp)
+            return false;
+        m->compared = true;
+        json_object_object_add(m->proof, "pages", cmp);
+        vmctl_json_add_str(m->proof, "images", "guest RAM of both QEMUs through /proc/PID/map_files");
     } else {
-        vmctl_json_add_str(proof, "guest_not_asked", "the guest was paused before the migration");
+        vmctl_json_add_str(m->proof, "host_oracle", "destination memory not reachable from this host: pages not compared");
     }
+    if (m->kind_tiny && m->dst_ram) {
+        g_autofree char *paused = NULL;
 
-    verdict = verify ? vmctl_migrate_verdict(compared, pages_differ, stamp_bad, guest_line) : "UNVERIFIED";
-    /* nothing reached (a destination on another host, no console here):
-     * no proof, so no PASS */
-    if (verify && !compared && !json_object_object_get(proof, "stamps") && !guest_line &&
-        strcmp(verdict, VMCTL_MIGRATE_PASS_UNCOMPARED) == 0) {
-        verdict = "UNVERIFIED";
-        vmctl_json_add_str(proof, "unverified", "neither the destination's memory nor its console is reachable from this host");
-    }
-    if (verify) {
-        if (guest_line)
-            vmctl_json_add_str(proof, "guest", guest_line);
-        vmctl_json_add_bool(proof, "pages_compared", compared);
-        vmctl_json_add_u64(proof, "pages_differ", pages_differ);
-        vmctl_json_add_u64(proof, "stamps_bad", stamp_bad);
-        vmctl_json_add_str(proof, "verdict", verdict);
-    }
-    phase(j, t0, "verdict", verdict);
-
-    r = json_object_new_object();
-    vmctl_json_add_str(r, "name", j->name);
-    vmctl_json_add_str(r, "driver", "libvirt");
-    vmctl_json_add_str(r, "from", j->lv->uri);
-    vmctl_json_add_str(r, "to", to);
-    vmctl_json_add_str(r, "migrate_uri", muri);
-    vmctl_json_add_str(r, "strategy", vmctl_migrate_strategy_name(strat));
-    vmctl_json_add_str(r, "verdict", verdict);
-    vmctl_json_add_str(r, "qemu", qemu_version);
-    vmctl_json_add_str(r, "accel", g_strcmp0(type, "kvm") == 0 ? "kvm" : "tcg");
-    g_free(vmctl_migrate_known_bug(r));
-    vmctl_json_add_str(r, "backing", json_object_get_string(json_object_object_get(spec, "backend")));
-    {
-        json_object *s = done_stats ? json_object_get(done_stats) : json_object_new_object();
-
-        if (!done_stats) { /* the last progress sample */
-            vmctl_json_add_u64(s, "total_time_ms", (vmctl_now_ns() - t0) / 1000000);
-            vmctl_json_add_u64(s, "transferred", stats ? (uint64_t)json_object_get_int64(json_object_object_get(stats, "transferred")) : 0);
-            vmctl_json_add_u64(s, "iterations", stats ? (uint64_t)json_object_get_int64(json_object_object_get(stats, "iteration")) : 0);
+        if (m->strat == VMCTL_MIGRATE_POSTCOPY && m->dst_serial) {
+            paused = guest_command(m->dst_serial, "PAUSE", "OK");
+            vmctl_json_add_str(m->proof, "guest_pause", paused);
         }
-        vmctl_json_add_bool(s, "postcopy", mon.postcopy_started);
-        if (mon_why) /* the postcopy switch that failed */
-            vmctl_json_add_str(s, "postcopy_error", mon_why);
-        json_object_object_add(r, "stats", s);
+        m->stamp_bad = vmctl_migrate_check_stamps(m->src_fd_path, m->dst_ram, m->proof);
+        if (paused) {
+            g_autofree char *resumed = guest_command(m->dst_serial, "RESUME", "OK");
+            vmctl_json_add_str(m->proof, "guest_resume", resumed);
+        }
     }
-    json_object_put(stats);
-    if (verify)
-        json_object_object_add(r, "verify", json_object_get(proof));
-    if (json_object_object_get(proof, "kept"))
-        vmctl_json_add_str(r, "kept", json_object_get_string(json_object_object_get(proof, "kept")));
+    return true;
+}
+
+/* The destination runs (when the source ran and its memory held) and the
+ * guest is asked for its VERIFY. The source is gone by now (libvirt's
+ * confirm phase ended it): a destination whose memory differs is kept
+ * paused, never run. */
+static bool lvm_hand_over(LvMigration *m, GError **error)
+{
+    if (m->pages_differ || m->stamp_bad) {
+        vmctl_json_add_str(m->proof, "kept",
+                           "destination paused and not resumed: its memory differs from the source's, which libvirt has already ended");
+        return true;
+    }
+    if (!m->src_running) {
+        vmctl_json_add_str(m->proof, "guest_not_asked", "the guest was paused before the migration");
+        return true;
+    }
+    if (m->strat != VMCTL_MIGRATE_POSTCOPY) {
+        phase(m->j, m->t0, "resume", "the destination runs");
+        if (virDomainResume(m->ddom) < 0) {
+            lv_error(error, "cannot resume guest '%s' on '%s'", m->j->name, m->to);
+            return false;
+        }
+    }
+    if (m->verify && m->dst_serial && g_file_test(m->dst_serial, G_FILE_TEST_EXISTS)) {
+        phase(m->j, m->t0, "guest-verify", "VERIFY on the destination's console");
+        m->guest_line = guest_command(m->dst_serial, "VERIFY", "VERIFY");
+    } else if (m->verify) {
+        vmctl_json_add_str(m->proof, "guest_oracle", "the destination's console is not reachable from this host");
+    }
+    return true;
+}
+
+static json_object *lvm_stats(const LvMigration *m)
+{
+    json_object *s = m->done_stats ? json_object_get(m->done_stats) : json_object_new_object();
+    json_object *last = m->last_stats;
+
+    if (!m->done_stats) { /* the last progress sample */
+        vmctl_json_add_u64(s, "total_time_ms", (vmctl_now_ns() - m->t0) / 1000000);
+        vmctl_json_add_u64(s, "transferred", last ? (uint64_t)json_object_get_int64(json_object_object_get(last, "transferred")) : 0);
+        vmctl_json_add_u64(s, "iterations", last ? (uint64_t)json_object_get_int64(json_object_object_get(last, "iteration")) : 0);
+    }
+    vmctl_json_add_bool(s, "postcopy", m->postcopy_started);
+    if (m->mon_why) /* the postcopy switch that failed */
+        vmctl_json_add_str(s, "postcopy_error", m->mon_why);
+    return s;
+}
+
+static json_object *lvm_result(LvMigration *m)
+{
+    const char *verdict = m->verify ? vmctl_migrate_conclude(m->proof, m->compared, m->pages_differ, m->stamp_bad,
+                                                             m->guest_line)
+                                    : "UNVERIFIED";
+    json_object *kept = json_object_object_get(m->proof, "kept");
+    json_object *r = vmctl_migrate_result_new(m->j->name, m->to, m->strat, verdict, m->qemu_version, lvm_accel(m),
+                                              lvm_backing(m));
+
+    phase(m->j, m->t0, "verdict", verdict);
+    vmctl_json_add_str(r, "driver", "libvirt");
+    vmctl_json_add_str(r, "from", m->j->lv->uri);
+    vmctl_json_add_str(r, "migrate_uri", m->muri);
+    json_object_object_add(r, "stats", lvm_stats(m));
+    if (m->verify)
+        json_object_object_add(r, "verify", json_object_get(m->proof));
+    if (kept)
+        vmctl_json_add_str(r, "kept", json_object_get_string(kept));
     else
-        vmctl_json_add_str(r, "destination", to);
-    if (dst_pid)
-        vmctl_json_add_i64(r, "pid", dst_pid);
-    vmctl_json_add_u64(r, "elapsed_ms", (vmctl_now_ns() - t0) / 1000000);
+        vmctl_json_add_str(r, "destination", m->to);
+    if (m->dst_pid)
+        vmctl_json_add_i64(r, "pid", m->dst_pid);
+    vmctl_json_add_u64(r, "elapsed_ms", (vmctl_now_ns() - m->t0) / 1000000);
+    return r;
+}
+
+static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
+{
+    json_object *jv = json_object_object_get(j->args, "verify");
+    LvMigration m = {
+        .j = j,
+        .to = json_object_get_string(json_object_object_get(j->args, "to")),
+        .fault = json_object_get_string(json_object_object_get(j->args, "fault")),
+        .verify = jv ? json_object_get_boolean(jv) : true,
+        .strat = VMCTL_MIGRATE_PRECOPY,
+        .proof = json_object_new_object(),
+        .src_fd = -1,
+        .t0 = vmctl_now_ns(),
+    };
+    json_object *r = NULL;
+
+    m.dom = lv_lookup(conn, j->lv->uri, j->name, error);
+    if (m.dom && lvm_check_args(&m, error) && lvm_check_guest(&m, conn, error) && lvm_prepare(&m, error) &&
+        lvm_transfer(&m, error) && lvm_prove(&m, error)) {
+        if (m.src_fd >= 0) { /* the source's RAM is not needed any more */
+            close(m.src_fd);
+            m.src_fd = -1;
+        }
+        if (lvm_hand_over(&m, error))
+            r = lvm_result(&m);
+    }
+    lvm_clear(&m);
     return r;
 }
 

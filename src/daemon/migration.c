@@ -435,6 +435,7 @@ static json_object *caps_args(Migration *m, bool dst)
         { "multifd", m->plan.multifd_channels > 0 },
         { "x-ignore-shared", m->plan.ignore_shared },
         { "auto-converge", !dst && m->plan.auto_converge },
+        { "dirty-limit", !dst && m->plan.dirty_limit },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
@@ -533,6 +534,8 @@ static void on_dst_connected(VmctlQmp *qmp, const GError *error, gpointer user)
     vmctl_json_add_u64(a, "downtime-limit", m->plan.downtime_ms ? m->plan.downtime_ms : VMCTL_MIGRATE_QEMU_DOWNTIME);
     if (m->plan.multifd_channels)
         vmctl_json_add_u64(a, "multifd-channels", m->plan.multifd_channels);
+    if (m->plan.dirty_limit)
+        vmctl_json_add_u64(a, "vcpu-dirty-limit", m->plan.vcpu_dirty_limit);
     step_add(m, false, "migrate-set-parameters", a);
     a = json_object_new_object();
     vmctl_json_add_str(a, "uri", m->uri);
@@ -681,6 +684,9 @@ static void plan_and_launch_with(Migration *m, const PlanMeasures *pm)
     in.has_postcopy = vmctl_qmp_has_migrate_capability(m->src, "postcopy-ram");
     in.has_auto_converge = vmctl_qmp_has_migrate_capability(m->src, "auto-converge");
     in.has_ignore_shared = vmctl_qmp_has_migrate_capability(m->src, "x-ignore-shared");
+    in.has_dirty_limit = vmctl_qmp_has_migrate_capability(m->src, "dirty-limit");
+    in.dirty_ring = g_strcmp0(m->accel, "kvm") == 0 &&
+                    json_object_get_int64(json_object_object_get(m->src_spec, "dirty-ring")) > 0;
     in.shared = m->shared;
     if (m->strategy == VMCTL_MIGRATE_AUTO) {
         in.link_bytes_per_s = pm->link_bytes_per_s;
@@ -1213,16 +1219,9 @@ static void verify_start(Migration *m)
 
 static json_object *result_json(Migration *m, const char *verdict)
 {
-    json_object *r = json_object_new_object();
+    json_object *r = vmctl_migrate_result_new(m->name, "local", m->strategy, verdict, m->qemu_version, m->accel,
+                                              m->backend_kind);
 
-    vmctl_json_add_str(r, "name", m->name);
-    vmctl_json_add_str(r, "to", "local");
-    vmctl_json_add_str(r, "strategy", vmctl_migrate_strategy_name(m->strategy));
-    vmctl_json_add_str(r, "verdict", verdict);
-    vmctl_json_add_str(r, "qemu", m->qemu_version);
-    vmctl_json_add_str(r, "accel", m->accel);
-    g_free(vmctl_migrate_known_bug(r));
-    vmctl_json_add_str(r, "backing", m->backend_kind);
     vmctl_json_add_bool(r, "shared", m->shared);
     if (m->has_plan)
         json_object_object_add(r, "decisions", json_object_get(m->plan.decisions));
@@ -1238,6 +1237,18 @@ static json_object *result_json(Migration *m, const char *verdict)
         vmctl_json_add_u64(s, "postcopy_requests", jget_u64(m->stats, "ram", "postcopy-requests"));
         vmctl_json_add_bool(s, "postcopy", m->postcopy_started);
         json_object_object_add(r, "stats", s);
+    }
+    if (m->stats && m->has_plan && !m->postcopy_started) {
+        /* precopy's downtime against what the plan promised (postcopy's
+         * pause is QEMU's "downtime" too, but no limit governs it) */
+        json_object *dp = json_object_new_object();
+        uint64_t down = jget_u64(m->stats, NULL, "downtime");
+
+        vmctl_json_add_u64(dp, "promised_ms", m->plan.downtime_promised_ms);
+        vmctl_json_add_u64(dp, "limit_ms", m->plan.downtime_ms ? m->plan.downtime_ms : VMCTL_MIGRATE_QEMU_DOWNTIME);
+        vmctl_json_add_u64(dp, "downtime_ms", down);
+        vmctl_json_add_bool(dp, "kept", down <= m->plan.downtime_promised_ms);
+        json_object_object_add(r, "downtime_promise", dp);
     }
     if (m->proof)
         json_object_object_add(r, "verify", json_object_get(m->proof));
@@ -1479,18 +1490,14 @@ static void migration_fail_now(Migration *m, GError *error)
 
 static void verdict_and_finish(Migration *m)
 {
-    /* one shared file: RAM not compared with itself */
-    const char *verdict = vmctl_migrate_verdict(!m->shared, m->pages_differ, m->stamp_bad, m->guest_line);
+    const char *verdict;
 
     if (m->timer) {
         g_source_remove(m->timer);
         m->timer = 0;
     }
-    if (m->guest_line)
-        vmctl_json_add_str(m->proof, "guest", m->guest_line);
-    vmctl_json_add_u64(m->proof, "pages_differ", m->pages_differ);
-    vmctl_json_add_u64(m->proof, "stamps_bad", m->stamp_bad);
-    vmctl_json_add_str(m->proof, "verdict", verdict);
+    /* one shared file: RAM not compared with itself */
+    verdict = vmctl_migrate_conclude(m->proof, !m->shared, m->pages_differ, m->stamp_bad, m->guest_line);
     phase(m, "verdict", verdict);
     m->verdict = verdict;
     if (strcmp(verdict, "FAIL") != 0) {

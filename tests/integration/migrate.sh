@@ -226,6 +226,13 @@ is "memfd, auto: verified through dumps, 0 of 32768 pages differ, VERIFY ok" \
 is "memfd, auto: the dirty rate was measured with dirty-bitmap under KVM" "$(echo "$out" | jq -r .dirty_rate.mode)" dirty-bitmap
 is "memfd, auto: max-bandwidth set explicitly, with its reason" \
     "$(echo "$out" | jq -c '[.decisions[] | select(.what == "max-bandwidth") | (.value > 134217728), (.why | test("link"))]')" '[true,true]'
+is "memfd, auto: QEMU's downtime-limit is a share of the downtime promised, both with reasons" \
+    "$(echo "$out" | jq -c '[.downtime_promise.limit_ms < .downtime_promise.promised_ms, .downtime_promise.promised_ms >= 300,
+        ([.decisions[] | select(.what == "downtime-limit" or .what == "downtime-promised") | .value] == [.downtime_promise.promised_ms, .downtime_promise.limit_ms])]')" \
+    '[true,true,true]'
+is "memfd, auto: the promise is judged by QEMU's downtime" \
+    "$(echo "$out" | jq -c '[.downtime_promise.downtime_ms == .stats.downtime_ms, .downtime_promise.kept == (.stats.downtime_ms <= .downtime_promise.promised_ms)]')" \
+    '[true,true]'
 is "memfd, auto: no dump left behind" "$(ls "$S"/run/m3.dst-*/*.dump 2>/dev/null)" ""
 
 # --- auto's postcopy switch: precopy cannot converge when the guest dirties

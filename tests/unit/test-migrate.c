@@ -65,7 +65,11 @@ static void test_plan_auto_busy(void)
     g_assert_cmpuint(p.multifd_channels, ==, 4);
     g_assert_false(p.postcopy); /* multifd and postcopy do not combine */
     g_assert_nonnull(strstr(json_object_to_json_string(decision(&p, "postcopy")), "do not combine"));
-    g_assert_cmpuint(p.downtime_ms, >=, VMCTL_MIGRATE_QEMU_DOWNTIME);
+    /* QEMU gets a share of the promise: its estimate runs short */
+    g_assert_cmpuint(p.downtime_promised_ms, >=, VMCTL_MIGRATE_QEMU_DOWNTIME);
+    g_assert_cmpuint(p.downtime_ms, ==, p.downtime_promised_ms * VMCTL_MIGRATE_DOWNTIME_SHARE / 100);
+    g_assert_cmpuint(p.downtime_ms, <, p.downtime_promised_ms);
+    g_assert_nonnull(decision(&p, "downtime-promised"));
     vmctl_migrate_plan_clear(&p);
 }
 
@@ -81,13 +85,74 @@ static void test_plan_auto_idle(void)
     g_assert_cmpuint(p.multifd_channels, ==, 0);
     g_assert_false(p.postcopy);
     g_assert_nonnull(strstr(json_object_to_json_string(decision(&p, "postcopy")), "file-backed"));
-    g_assert_cmpuint(p.downtime_ms, ==, VMCTL_MIGRATE_QEMU_DOWNTIME);
+    g_assert_cmpuint(p.downtime_promised_ms, ==, VMCTL_MIGRATE_QEMU_DOWNTIME);
+    g_assert_cmpuint(p.downtime_ms, ==, VMCTL_MIGRATE_QEMU_DOWNTIME * VMCTL_MIGRATE_DOWNTIME_SHARE / 100);
     vmctl_migrate_plan_clear(&p);
 
     in = inputs(VMCTL_MIGRATE_AUTO, 5000, true); /* memfd: postcopy as the fallback */
     g_assert_true(vmctl_migrate_plan(&in, &p, &err));
     g_assert_true(p.postcopy);
     g_assert_false(p.postcopy_now);
+    vmctl_migrate_plan_clear(&p);
+}
+
+static const char *why(const VmctlMigratePlan *p, const char *what)
+{
+    json_object *d = decision(p, what);
+
+    return d ? json_object_get_string(json_object_object_get(d, "why")) : "";
+}
+
+/* A dirty rate above half the link is throttled: dirty-limit where QEMU
+ * has it and the guest has a dirty ring, else auto-converge, each saying
+ * why not the other; below, nothing is throttled. */
+static void test_plan_throttle(void)
+{
+    /* 1 GiB/s of dirtying (262144 pages/s) on a link of 1.5 GiB/s */
+    VmctlMigrateInputs in = inputs(VMCTL_MIGRATE_AUTO, 262144, false);
+    VmctlMigratePlan p;
+    g_autoptr(GError) err = NULL;
+
+    in.link_bytes_per_s = 1.5 * GiB;
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err)); /* QEMU 7.2: no dirty-limit */
+    g_assert_true(p.auto_converge);
+    g_assert_false(p.dirty_limit);
+    g_assert_nonnull(strstr(why(&p, "auto-converge"), "no dirty-limit capability (QEMU 8.1+)"));
+    vmctl_migrate_plan_clear(&p);
+
+    in.has_dirty_limit = true; /* QEMU 8.1+, but no dirty ring */
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_true(p.auto_converge);
+    g_assert_nonnull(strstr(why(&p, "auto-converge"), "dirty ring"));
+    vmctl_migrate_plan_clear(&p);
+
+    in.dirty_ring = true;
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_false(p.auto_converge);
+    g_assert_true(p.dirty_limit);
+    g_assert_cmpuint(p.vcpu_dirty_limit, ==, (uint64_t)(1.5 * GiB / 4 / MiB)); /* a quarter of the link, MB/s */
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(decision(&p, "dirty-limit"), "value")), ==,
+                    (int64_t)p.vcpu_dirty_limit);
+    vmctl_migrate_plan_clear(&p);
+
+    in.has_auto_converge = in.has_dirty_limit = false; /* nothing to throttle with: said */
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_false(p.auto_converge || p.dirty_limit);
+    g_assert_nonnull(strstr(why(&p, "throttle"), "no auto-converge either"));
+    vmctl_migrate_plan_clear(&p);
+
+    in = inputs(VMCTL_MIGRATE_AUTO, 5000, false); /* 20 MiB/s on 4 GiB/s */
+    in.has_dirty_limit = in.dirty_ring = true;
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_false(p.auto_converge || p.dirty_limit);
+    g_assert_nonnull(strstr(why(&p, "throttle"), "at most 50% of the bandwidth"));
+    g_assert_nonnull(strstr(why(&p, "dirty-limit"), "no throttle needed"));
+    vmctl_migrate_plan_clear(&p);
+
+    in = inputs(VMCTL_MIGRATE_PRECOPY, 262144, false); /* only auto decides it */
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    g_assert_false(p.auto_converge || p.dirty_limit);
+    g_assert_null(decision(&p, "throttle"));
     vmctl_migrate_plan_clear(&p);
 }
 
@@ -101,13 +166,16 @@ static void test_plan_explicit(void)
     in.downtime_ms = 50;
     g_assert_true(vmctl_migrate_plan(&in, &p, &err));
     g_assert_cmpuint(p.max_bandwidth, ==, 2 * GiB);
-    g_assert_cmpuint(p.downtime_ms, ==, 50);
+    g_assert_cmpuint(p.downtime_ms, ==, 50); /* asked for: given to QEMU as it is, and promised */
+    g_assert_cmpuint(p.downtime_promised_ms, ==, 50);
     g_assert_false(p.postcopy);
     vmctl_migrate_plan_clear(&p);
 
     in = inputs(VMCTL_MIGRATE_PRECOPY, -1, false); /* no --bandwidth: QEMU's default stays */
     g_assert_true(vmctl_migrate_plan(&in, &p, &err));
     g_assert_cmpuint(p.max_bandwidth, ==, 0);
+    g_assert_cmpuint(p.downtime_ms, ==, 0); /* QEMU's own limit, which is then the promise */
+    g_assert_cmpuint(p.downtime_promised_ms, ==, VMCTL_MIGRATE_QEMU_DOWNTIME);
     vmctl_migrate_plan_clear(&p);
 
     in = inputs(VMCTL_MIGRATE_POSTCOPY, -1, false);
@@ -277,6 +345,66 @@ static void test_verdict(void)
     g_assert_cmpstr(vmctl_migrate_verdict(true, 0, 0, "no VERIFY answer within 120 s"), ==, "FAIL");
 }
 
+/* The proof's summary, as both drivers write it: a proof that checked
+ * nothing is UNVERIFIED, whatever else it holds. */
+static const char *conclude(json_object **proof, bool compared, uint64_t differ, uint64_t bad, const char *line,
+                            bool stamps)
+{
+    json_object_put(*proof);
+    *proof = json_object_new_object();
+    if (stamps)
+        json_object_object_add(*proof, "stamps", json_object_new_object());
+    return vmctl_migrate_conclude(*proof, compared, differ, bad, line);
+}
+
+static const char *field(json_object *o, const char *k)
+{
+    return json_object_to_json_string(json_object_object_get(o, k));
+}
+
+static void test_conclude(void)
+{
+    g_autoptr(json_object) p = NULL;
+
+    g_assert_cmpstr(conclude(&p, true, 0, 0, "VERIFY ok pages=10", false), ==, "PASS");
+    g_assert_cmpstr(field(p, "verdict"), ==, "\"PASS\"");
+    g_assert_cmpstr(field(p, "pages_compared"), ==, "true");
+    g_assert_cmpstr(field(p, "pages_differ"), ==, "0");
+    g_assert_cmpstr(field(p, "guest"), ==, "\"VERIFY ok pages=10\"");
+    g_assert_null(json_object_object_get(p, "unverified"));
+    /* nothing checked: no page, no stamp, no guest */
+    g_assert_cmpstr(conclude(&p, false, 0, 0, NULL, false), ==, "UNVERIFIED");
+    g_assert_cmpstr(field(p, "verdict"), ==, "\"UNVERIFIED\"");
+    g_assert_nonnull(json_object_object_get(p, "unverified"));
+    g_assert_cmpstr(field(p, "pages_compared"), ==, "false");
+    /* one thing checked: uncompared, never a plain PASS */
+    g_assert_cmpstr(conclude(&p, false, 0, 0, NULL, true), ==, "PASS-UNCOMPARED");
+    g_assert_cmpstr(conclude(&p, false, 0, 0, "VERIFY ok pages=3", false), ==, "PASS-UNCOMPARED");
+    g_assert_null(json_object_object_get(p, "unverified"));
+    /* any finding fails */
+    g_assert_cmpstr(conclude(&p, true, 3, 0, "VERIFY ok pages=10", true), ==, "FAIL");
+    g_assert_cmpstr(field(p, "pages_differ"), ==, "3");
+    g_assert_cmpstr(conclude(&p, false, 0, 2, NULL, true), ==, "FAIL");
+    g_assert_cmpstr(field(p, "stamps_bad"), ==, "2");
+    g_assert_cmpstr(conclude(&p, false, 0, 0, "no VERIFY answer within 120 s", false), ==, "FAIL");
+}
+
+static void test_result_head(void)
+{
+    g_autoptr(json_object) r = vmctl_migrate_result_new("g1", "local", VMCTL_MIGRATE_PRECOPY, "FAIL", "7.2.22", "tcg",
+                                                        "file");
+    g_autoptr(json_object) k = vmctl_migrate_result_new("g1", "qemu+tcp://b/system", VMCTL_MIGRATE_POSTCOPY, "FAIL",
+                                                        "7.2.22", "kvm", "devdax");
+
+    g_assert_cmpstr(field(r, "strategy"), ==, "\"precopy\"");
+    g_assert_cmpstr(field(r, "backing"), ==, "\"file\"");
+    /* a FAIL under TCG on 7.2 carries its known bug; under KVM none */
+    g_assert_nonnull(json_object_object_get(r, "known_bug"));
+    g_assert_null(json_object_object_get(k, "known_bug"));
+    g_assert_cmpstr(json_object_get_string(json_object_object_get(k, "to")), ==, "qemu+tcp://b/system");
+    g_assert_cmpstr(field(k, "strategy"), ==, "\"postcopy\"");
+}
+
 /* A FAIL under TCG on a QEMU with the lost-dirty-pages bug names it and
  * the version that fixes it; anything else names nothing. */
 static json_object *result(const char *verdict, const char *qemu, const char *accel)
@@ -389,10 +517,13 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/migrate/plan/auto-busy", test_plan_auto_busy);
     g_test_add_func("/vmctl/migrate/plan/auto-idle", test_plan_auto_idle);
     g_test_add_func("/vmctl/migrate/plan/explicit", test_plan_explicit);
+    g_test_add_func("/vmctl/migrate/plan/throttle", test_plan_throttle);
     g_test_add_func("/vmctl/migrate/plan/shared", test_plan_shared);
     g_test_add_func("/vmctl/migrate/dirty-rate-mode", test_dirty_rate_mode);
     g_test_add_func("/vmctl/migrate/verify/corrupt-page", test_compare);
     g_test_add_func("/vmctl/migrate/verdict", test_verdict);
+    g_test_add_func("/vmctl/migrate/verdict/conclude", test_conclude);
+    g_test_add_func("/vmctl/migrate/result-head", test_result_head);
     g_test_add_func("/vmctl/migrate/verify/stamps", test_check_stamps);
     g_test_add_func("/vmctl/migrate/verdict/known-bug", test_known_bug);
     return g_test_run();
