@@ -17,13 +17,14 @@
 # Writes results.tsv (a column qemu), a table and the verdicts on stdout,
 # and migrate.svg into OUT (default bench/migrate/out).
 #
-#   bench/migrate/run.sh [BUILD_DIR] [OUT]     env: MEM=1G TIMEOUT=45 QEMU=backports
+#   bench/migrate/run.sh [BUILD_DIR] [OUT]     env: MEM=1G TIMEOUT=45 QEMU=backports ACCEL=auto|kvm|tcg
 # Not part of `make check`: it takes minutes and its numbers are timings.
 set -u
 BUILD=${1:-$(pwd)}
 OUT=${2:-$(dirname "$0")/out}
 MEM=${MEM:-1G}
 TIMEOUT=${TIMEOUT:-45}
+ACCEL=${ACCEL:-auto}
 VMCTL=$BUILD/vmctl
 [ -x "$VMCTL" ] || { echo "no vmctl in '$BUILD'" >&2; exit 2; }
 mkdir -p "$OUT"
@@ -50,20 +51,32 @@ backports) QEMUS="$QEMUS $(sh "$(dirname "$0")/../lib/fetch-qemu.sh" "$BUILD/ben
 *) echo "QEMU='$QEMU' is not 'backports'" >&2; exit 2 ;;
 esac
 
+# guest_gone: kill the bench guest and wait until the daemon no longer
+# knows it (a migration that timed out may still be winding down)
+guest_gone() {
+    i=0
+    while "$VMCTL" info bm >/dev/null 2>&1 && [ $i -lt 300 ]; do
+        "$VMCTL" kill bm >/dev/null 2>&1
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
 console() { "$VMCTL" console bm --send "$1" --expect '^(OK|ERROR)' --timeout 30 >/dev/null; }
 
 printf 'qemu\tworkload\tstrategy\tconverged\ttotal_ms\tdowntime_ms\tpromised_ms\tbytes\titerations\tverdict\tdecisions\n' >"$OUT/results.tsv"
 for qemu in $QEMUS; do
     qv=$("$qemu" --version | sed -n 's/^QEMU emulator version \([0-9.]*\).*/\1/p')
+    guest_gone
     daemon_stop # the next vmctld runs this QEMU
     export VMCTL_QEMU=$qemu
     echo "QEMU $qv ($qemu)" >&2
 for wl in idle 5000 20000 50000 max; do
     for strategy in auto defaults; do
-        "$VMCTL" kill bm >/dev/null 2>&1
+        guest_gone
         rm -f "$W"/bm.ram*
         case $wl in idle) rate=5000 ;; max) rate=0 ;; *) rate=$wl ;; esac
-        "$VMCTL" launch bm --memory "$MEM" --backend "$W/bm.ram" --rate $rate >/dev/null || exit 2
+        "$VMCTL" launch bm --accel "$ACCEL" --memory "$MEM" --backend "$W/bm.ram" --rate $rate >/dev/null || exit 2
         until grep -aq '^READY' "$W/state/run/bm/console.log" 2>/dev/null; do sleep 0.5; done
         [ $wl = idle ] && console PAUSE
         sleep 2
@@ -91,7 +104,7 @@ for wl in idle 5000 20000 50000 max; do
     done
 done
 done
-"$VMCTL" kill bm >/dev/null 2>&1
+guest_gone
 
 # the tables, one QEMU beside the other: total/downtime (promised) verdict
 awk -F '\t' 'NR > 1 {
