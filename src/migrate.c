@@ -51,18 +51,27 @@ void vmctl_migrate_decision(json_object *decisions, const char *what, json_objec
     json_object_array_add(decisions, d);
 }
 
+/* A decision whose reason is formatted: value (stolen) and why. */
+static void decide_v(json_object *decisions, const char *what, json_object *value, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(4, 0);
+
+static void decide_v(json_object *decisions, const char *what, json_object *value, const char *fmt, va_list ap)
+{
+    g_autofree char *why = g_strdup_vprintf(fmt, ap);
+
+    vmctl_migrate_decision(decisions, what, value, why);
+}
+
 static void decide_u64(json_object *decisions, const char *what, uint64_t value, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
 
 static void decide_u64(json_object *decisions, const char *what, uint64_t value, const char *fmt, ...)
 {
-    g_autofree char *why = NULL;
     va_list ap;
 
     va_start(ap, fmt);
-    why = g_strdup_vprintf(fmt, ap);
+    decide_v(decisions, what, json_object_new_int64((int64_t)value), fmt, ap);
     va_end(ap);
-    vmctl_migrate_decision(decisions, what, json_object_new_int64((int64_t)value), why);
 }
 
 static void decide_bool(json_object *decisions, const char *what, bool value, const char *fmt, ...)
@@ -70,13 +79,11 @@ static void decide_bool(json_object *decisions, const char *what, bool value, co
 
 static void decide_bool(json_object *decisions, const char *what, bool value, const char *fmt, ...)
 {
-    g_autofree char *why = NULL;
     va_list ap;
 
     va_start(ap, fmt);
-    why = g_strdup_vprintf(fmt, ap);
+    decide_v(decisions, what, json_object_new_boolean(value), fmt, ap);
     va_end(ap);
-    vmctl_migrate_decision(decisions, what, json_object_new_boolean(value), why);
 }
 
 void vmctl_migrate_plan_clear(VmctlMigratePlan *plan)
@@ -524,6 +531,17 @@ const char *vmctl_migrate_verdict(bool compared, uint64_t pages_differ, uint64_t
     if (guest_line && !vmctl_guest_line_verify_ok(guest_line))
         return "FAIL";
     return compared ? "PASS" : VMCTL_MIGRATE_PASS_UNCOMPARED;
+}
+
+json_object *vmctl_migrate_downtime_promise(const VmctlMigratePlan *plan, uint64_t downtime_ms)
+{
+    json_object *dp = json_object_new_object();
+
+    vmctl_json_add_u64(dp, "promised_ms", plan->downtime_promised_ms);
+    vmctl_json_add_u64(dp, "limit_ms", plan->downtime_ms ? plan->downtime_ms : VMCTL_MIGRATE_QEMU_DOWNTIME);
+    vmctl_json_add_u64(dp, "downtime_ms", downtime_ms);
+    vmctl_json_add_bool(dp, "kept", downtime_ms <= plan->downtime_promised_ms);
+    return dp;
 }
 
 const char *vmctl_migrate_conclude(json_object *proof, bool compared, uint64_t pages_differ, uint64_t stamp_bad,

@@ -171,6 +171,10 @@ const char *vmctl_migrate_verdict(bool compared, uint64_t pages_differ, uint64_t
 const char *vmctl_migrate_conclude(json_object *proof, bool compared, uint64_t pages_differ, uint64_t stamp_bad,
                                    const char *guest_line);
 
+/* QEMU's measured downtime against what the plan promised: {promised_ms,
+ * limit_ms (QEMU's downtime-limit), downtime_ms, kept}. */
+json_object *vmctl_migrate_downtime_promise(const VmctlMigratePlan *plan, uint64_t downtime_ms);
+
 /* A migration result's common head: name, to, strategy, verdict, qemu,
  * accel, known_bug (where one applies to a FAIL) and backing. */
 json_object *vmctl_migrate_result_new(const char *name, const char *to, VmctlMigrateStrategy strategy,

@@ -1241,14 +1241,8 @@ static json_object *result_json(Migration *m, const char *verdict)
     if (m->stats && m->has_plan && !m->postcopy_started) {
         /* precopy's downtime against what the plan promised (postcopy's
          * pause is QEMU's "downtime" too, but no limit governs it) */
-        json_object *dp = json_object_new_object();
-        uint64_t down = jget_u64(m->stats, NULL, "downtime");
-
-        vmctl_json_add_u64(dp, "promised_ms", m->plan.downtime_promised_ms);
-        vmctl_json_add_u64(dp, "limit_ms", m->plan.downtime_ms ? m->plan.downtime_ms : VMCTL_MIGRATE_QEMU_DOWNTIME);
-        vmctl_json_add_u64(dp, "downtime_ms", down);
-        vmctl_json_add_bool(dp, "kept", down <= m->plan.downtime_promised_ms);
-        json_object_object_add(r, "downtime_promise", dp);
+        json_object_object_add(r, "downtime_promise",
+                               vmctl_migrate_downtime_promise(&m->plan, jget_u64(m->stats, NULL, "downtime")));
     }
     if (m->proof)
         json_object_object_add(r, "verify", json_object_get(m->proof));

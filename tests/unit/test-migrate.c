@@ -156,6 +156,24 @@ static void test_plan_throttle(void)
     vmctl_migrate_plan_clear(&p);
 }
 
+/* The promise is broken by a downtime over it, kept at or under it. */
+static void test_downtime_promise(void)
+{
+    VmctlMigrateInputs in = inputs(VMCTL_MIGRATE_AUTO, 5000, false);
+    VmctlMigratePlan p;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(json_object) over = NULL, at = NULL;
+
+    g_assert_true(vmctl_migrate_plan(&in, &p, &err));
+    over = vmctl_migrate_downtime_promise(&p, p.downtime_promised_ms + 1);
+    at = vmctl_migrate_downtime_promise(&p, p.downtime_promised_ms);
+    g_assert_false(json_object_get_boolean(json_object_object_get(over, "kept")));
+    g_assert_true(json_object_get_boolean(json_object_object_get(at, "kept")));
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(over, "limit_ms")), ==, (int64_t)p.downtime_ms);
+    g_assert_cmpint(json_object_get_int64(json_object_object_get(over, "promised_ms")), ==, 300);
+    vmctl_migrate_plan_clear(&p);
+}
+
 static void test_plan_explicit(void)
 {
     VmctlMigrateInputs in = inputs(VMCTL_MIGRATE_PRECOPY, -1, false);
@@ -518,6 +536,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/migrate/plan/auto-idle", test_plan_auto_idle);
     g_test_add_func("/vmctl/migrate/plan/explicit", test_plan_explicit);
     g_test_add_func("/vmctl/migrate/plan/throttle", test_plan_throttle);
+    g_test_add_func("/vmctl/migrate/downtime-promise", test_downtime_promise);
     g_test_add_func("/vmctl/migrate/plan/shared", test_plan_shared);
     g_test_add_func("/vmctl/migrate/dirty-rate-mode", test_dirty_rate_mode);
     g_test_add_func("/vmctl/migrate/verify/corrupt-page", test_compare);
