@@ -14,7 +14,8 @@ set -eu
 
 die() { echo "fetch-qemu: $*" >&2; exit 1; }
 [ $# -eq 1 ] || die "usage: fetch-qemu.sh DIR"
-dir=$1
+# apt reads Dir::* paths relative to its own root: the directory must be absolute
+mkdir -p "$1" && dir=$(cd "$1" && pwd) || die "cannot make directory '$1'"
 bin=$dir/root/usr/bin/qemu-system-x86_64
 if [ -x "$bin" ] && "$bin" --version >/dev/null 2>&1; then
     echo "$bin"

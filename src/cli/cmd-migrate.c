@@ -123,6 +123,12 @@ static void print_result(json_object *r)
                " bytes, %" G_GUINT64_FORMAT " iterations%s\n",
                u64(stats, "total_time_ms"), u64(stats, "downtime_ms"), promise, u64(stats, "transferred"),
                u64(stats, "iterations"), json_object_get_boolean(json_object_object_get(stats, "postcopy")) ? ", postcopy" : "");
+        if (u64(stats, "cpu_throttle_max_percent"))
+            printf("throttle   auto-converge held the guest's CPUs back by up to %" G_GUINT64_FORMAT "%%\n",
+                   u64(stats, "cpu_throttle_max_percent"));
+        if (u64(stats, "dirty_limit_throttle_max_us"))
+            printf("throttle   dirty-limit held each vCPU back by up to %" G_GUINT64_FORMAT " us per round\n",
+                   u64(stats, "dirty_limit_throttle_max_us"));
     }
     for (size_t i = 0; blocks && i < json_object_array_length(blocks); i++) {
         json_object *b = json_object_array_get_idx(blocks, i);

@@ -37,6 +37,7 @@
 #define QMP_CONNECT_MS 10000
 #define POLL_MS 250               /* query-migrate while it runs */
 #define DIRTY_RATE_CALC_S 1       /* calc-dirty-rate window, seconds */
+#define DIRTY_RATE_SAMPLE_PAGES 4096 /* page-sampling: pages per GiB, QEMU's largest */
 #define DST_SETTLE_POLLS 200      /* query-status polls (POLL_MS/5 each) for the destination to leave inmigrate */
 #define RECOVER_POLLS 120         /* query-migrate polls for the source to leave an active migration */
 #define VERIFY_TIMEOUT_S 120      /* the guest's VERIFY answer */
@@ -132,6 +133,8 @@ struct Migration {
     bool postcopy_started;
     int64_t last_sync;
     uint64_t best_remaining;
+    uint64_t throttle_max_pct;    /* highest cpu-throttle-percentage seen (auto-converge at work) */
+    uint64_t dirty_limit_max_us;  /* highest dirty-limit-throttle-time-per-round seen (dirty-limit at work) */
     unsigned stall;
     uint64_t t_start;
     uint64_t t_completed; /* both sides paused for the proof (0: not yet) */
@@ -802,6 +805,13 @@ static void measure_dirty_rate(Migration *m)
     phase(m, "dirty-rate", mode);
     vmctl_json_add_i64(a, "calc-time", DIRTY_RATE_CALC_S);
     vmctl_json_add_str(a, "mode", mode);
+    if (strcmp(mode, "page-sampling") == 0) {
+        /* QEMU's default of 512 sampled pages per GiB leaves a small guest
+         * a handful of samples (8 for 16 MiB: a busy working set of a
+         * quarter of it read as 0 pages/s); its largest sample instead */
+        vmctl_json_add_i64(a, "sample-pages", DIRTY_RATE_SAMPLE_PAGES);
+        vmctl_json_add_u64(m->dirty_rate, "sample_pages", DIRTY_RATE_SAMPLE_PAGES);
+    }
     vmctl_qmp_command(m->src, "calc-dirty-rate", a, QMP_TIMEOUT_MS, on_calc_dirty_rate, m);
 }
 
@@ -827,6 +837,9 @@ static json_object *progress_json(Migration *m, json_object *ret)
     vmctl_json_add_u64(d, "iteration", jget_u64(ret, "ram", "dirty-sync-count"));
     vmctl_json_add_u64(d, "mbps", (uint64_t)json_object_get_double(json_object_object_get(json_object_object_get(ret, "ram"), "mbps")));
     vmctl_json_add_u64(d, "expected_downtime_ms", jget_u64(ret, NULL, "expected-downtime"));
+    /* QEMU reports these only while its throttle holds the guest back */
+    vmctl_json_add_u64(d, "cpu_throttle_percentage", jget_u64(ret, NULL, "cpu-throttle-percentage"));
+    vmctl_json_add_u64(d, "dirty_limit_throttle_us", jget_u64(ret, NULL, "dirty-limit-throttle-time-per-round"));
     vmctl_json_add_u64(d, "elapsed_ms", elapsed_ms(m));
     return d;
 }
@@ -881,6 +894,8 @@ static void on_query_migrate(VmctlQmp *qmp, json_object *ret, const GError *erro
     status = json_object_get_string(json_object_object_get(ret, "status"));
     json_object_put(m->stats);
     m->stats = json_object_get(ret);
+    m->throttle_max_pct = MAX(m->throttle_max_pct, jget_u64(ret, NULL, "cpu-throttle-percentage"));
+    m->dirty_limit_max_us = MAX(m->dirty_limit_max_us, jget_u64(ret, NULL, "dirty-limit-throttle-time-per-round"));
     vmctld_call_event(m->call, "migration-progress", progress_json(m, ret));
     if (g_strcmp0(status, "completed") == 0) {
         if (m->timeout_timer) {
@@ -1236,6 +1251,9 @@ static json_object *result_json(Migration *m, const char *verdict)
         vmctl_json_add_u64(s, "iterations", jget_u64(m->stats, "ram", "dirty-sync-count"));
         vmctl_json_add_u64(s, "postcopy_requests", jget_u64(m->stats, "ram", "postcopy-requests"));
         vmctl_json_add_bool(s, "postcopy", m->postcopy_started);
+        /* what the throttle did, as the progress polls saw it: 0 when it never held the guest back */
+        vmctl_json_add_u64(s, "cpu_throttle_max_percent", m->throttle_max_pct);
+        vmctl_json_add_u64(s, "dirty_limit_throttle_max_us", m->dirty_limit_max_us);
         json_object_object_add(r, "stats", s);
     }
     if (m->stats && m->has_plan && !m->postcopy_started) {
