@@ -13,7 +13,8 @@
 #include <sys/ioctl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include <libvirt/libvirt.h>
+
+#include "libvirt_dl.h"
 
 #define V(a, b, c) { a, b, c }
 #define NOT_FIXED { 0, 0, 0 }
@@ -260,8 +261,12 @@ static json_object *libvirt_json(void)
 {
     json_object *o = json_object_new_object();
     unsigned long ver = 0;
+    g_autoptr(GError) err = NULL;
+    const VmctlLibvirt *v = vmctl_libvirt(&err);
 
-    if (virGetVersion(&ver, NULL, NULL) == 0) {
+    if (!v)
+        vmctl_json_add_str(o, "library_error", err->message);
+    else if (v->virGetVersion(&ver, NULL, NULL) == 0) {
         g_autofree char *s = g_strdup_printf("%lu.%lu.%lu", ver / 1000000, ver / 1000 % 1000, ver % 1000);
         vmctl_json_add_str(o, "library_version", s);
     }

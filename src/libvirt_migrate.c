@@ -5,14 +5,14 @@
 #include "libvirt_migrate.h"
 
 #include <arpa/inet.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "libvirt_dl.h"
 
 pid_t vmctl_lvm_find_qemu(const char *name, pid_t exclude)
 {
@@ -158,23 +158,23 @@ static void lvm_silent(void *data, virErrorPtr err)
 }
 
 /* libvirt's last error of this thread, on one line. */
-static char *lvm_last_error(void)
+static char *lvm_last_error(const VmctlLibvirt *v)
 {
-    const char *m = virGetLastErrorMessage();
+    const char *m = v->virGetLastErrorMessage();
     char *s = g_strdup(m && *m ? m : "unknown libvirt error");
 
     g_strdelimit(s, "\r\n", ' ');
     return s;
 }
 
-static virConnectPtr lvm_open(const char *uri, GError **error)
+static virConnectPtr lvm_open(const VmctlLibvirt *v, const char *uri, GError **error)
 {
     virConnectPtr c;
 
-    virSetErrorFunc(NULL, lvm_silent);
-    c = virConnectOpen(uri);
+    v->virSetErrorFunc(NULL, lvm_silent);
+    c = v->virConnectOpen(uri);
     if (!c) {
-        g_autofree char *why = lvm_last_error();
+        g_autofree char *why = lvm_last_error(v);
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot connect to libvirt at '%s': %s", uri, why);
     }
     return c;
@@ -187,7 +187,8 @@ static char *lvm_version(unsigned long long v)
 
 json_object *vmctl_lvm_facts(const char *uri, GError **error)
 {
-    virConnectPtr c = lvm_open(uri, error);
+    const VmctlLibvirt *v = vmctl_libvirt(error);
+    virConnectPtr c = v ? lvm_open(v, uri, error) : NULL;
     json_object *o;
     unsigned long lib = 0, hv = 0;
     const char *type;
@@ -197,41 +198,42 @@ json_object *vmctl_lvm_facts(const char *uri, GError **error)
         return NULL;
     o = json_object_new_object();
     vmctl_json_add_str(o, "uri", uri);
-    if ((s = virConnectGetHostname(c))) {
+    if ((s = v->virConnectGetHostname(c))) {
         vmctl_json_add_str(o, "hostname", s);
         free(s);
     }
-    if (virConnectGetLibVersion(c, &lib) == 0) {
-        g_autofree char *v = lvm_version(lib);
-        vmctl_json_add_str(o, "libvirt_version", v);
+    if (v->virConnectGetLibVersion(c, &lib) == 0) {
+        g_autofree char *ver = lvm_version(lib);
+        vmctl_json_add_str(o, "libvirt_version", ver);
     }
-    if ((type = virConnectGetType(c)))
+    if ((type = v->virConnectGetType(c)))
         vmctl_json_add_str(o, "hypervisor", type);
-    if (virConnectGetVersion(c, &hv) == 0 && hv) {
-        g_autofree char *v = lvm_version(hv);
-        vmctl_json_add_str(o, "hypervisor_version", v);
+    if (v->virConnectGetVersion(c, &hv) == 0 && hv) {
+        g_autofree char *ver = lvm_version(hv);
+        vmctl_json_add_str(o, "hypervisor_version", ver);
     }
-    virConnectClose(c);
+    v->virConnectClose(c);
     return o;
 }
 
 bool vmctl_lvm_destroy(const char *uri, const char *name, GError **error)
 {
-    virConnectPtr c = lvm_open(uri, error);
+    const VmctlLibvirt *v = vmctl_libvirt(error);
+    virConnectPtr c = v ? lvm_open(v, uri, error) : NULL;
     virDomainPtr d;
     bool ok = true;
 
     if (!c)
         return false;
-    d = virDomainLookupByName(c, name);
-    if (d && virDomainDestroy(d) < 0) {
-        g_autofree char *why = lvm_last_error();
+    d = v->virDomainLookupByName(c, name);
+    if (d && v->virDomainDestroy(d) < 0) {
+        g_autofree char *why = lvm_last_error(v);
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot destroy guest '%s' in libvirt at '%s': %s", name,
                     uri, why);
         ok = false;
     }
     if (d)
-        virDomainFree(d);
-    virConnectClose(c);
+        v->virDomainFree(d);
+    v->virConnectClose(c);
     return ok;
 }
