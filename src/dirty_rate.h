@@ -22,6 +22,9 @@
 
 #define VMCTL_DIRTY_RATE_PAGE_SIZE 4096 /* bytes: QEMU's target page size on x86 */
 #define VMCTL_DIRTY_RATE_CALC_TIME_MAX 60 /* seconds: QEMU 7.2 accepts 1..60 */
+/* page-sampling's sample, pages per GiB: QEMU's largest. Its default of 512
+ * leaves a 16 MiB guest 8 pages (a busy half of its RAM could read as 0). */
+#define VMCTL_DIRTY_RATE_SAMPLE_PAGES 4096
 
 typedef enum {
     VMCTL_DIRTY_RATE_AUTO,

@@ -427,6 +427,23 @@ uint64_t vmctl_migrate_check_stamps(const char *src, const char *dst, json_objec
     return 0;
 }
 
+bool vmctl_migrate_host_oracle(const VmctlMigrateOracle *o, json_object *findings, VmctlMigrateOracleResult *res,
+                               GError **error)
+{
+    memset(res, 0, sizeof(*res));
+    if (o->blocks) {
+        json_object *pages = vmctl_migrate_compare(o->blocks, &res->pages_differ, error);
+
+        if (!pages)
+            return false;
+        json_object_object_add(findings, "pages", pages);
+        res->compared = o->blocks->len > 0;
+    }
+    if (o->stamps && o->dst_ram)
+        res->stamps_bad = vmctl_migrate_check_stamps(o->src_ram, o->dst_ram, findings);
+    return true;
+}
+
 bool vmctl_migrate_fault_parse(const char *spec, VmctlMigrateFault *out, GError **error)
 {
     static const struct {

@@ -125,6 +125,27 @@ json_object *vmctl_migrate_compare(GPtrArray *blocks, uint64_t *pages_differ, GE
  * Returns the bad stamps. */
 uint64_t vmctl_migrate_check_stamps(const char *src, const char *dst, json_object *proof);
 
+/* The host's half of a migration's proof, one for both drivers: every
+ * block compared page by page, then (a tiny guest) the stamps on the
+ * destination's RAM image. Safe in a worker thread: it writes only into
+ * `findings` ("pages", and the stamps' members above). */
+typedef struct {
+    GPtrArray *blocks;    /* VmctlMigrateBlock to compare (empty: "pages" says 0); NULL: no compare */
+    const char *src_ram;  /* the source's RAM image (NULL: not reachable) */
+    const char *dst_ram;  /* the destination's (NULL: no stamps read) */
+    bool stamps;          /* the guest stamps its pages (the tiny guest) */
+} VmctlMigrateOracle;
+
+typedef struct {
+    bool compared;         /* pages were compared */
+    uint64_t pages_differ;
+    uint64_t stamps_bad;
+} VmctlMigrateOracleResult;
+
+/* False (and *error) only when the compare could not be made. */
+bool vmctl_migrate_host_oracle(const VmctlMigrateOracle *o, json_object *findings, VmctlMigrateOracleResult *res,
+                               GError **error);
+
 /* The test-only fault hooks, acting on page N of the destination's RAM
  * image after the transfer, before the compare:
  *   "dst-page:N"   one byte of the page changed (a corrupt page)

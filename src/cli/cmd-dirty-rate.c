@@ -223,7 +223,7 @@ int cmd_dirty_rate(int argc, char **argv, struct vmctl_ctx *ctx)
         { "seconds", 0, 0, G_OPTION_ARG_INT, &seconds,
           "measurement window (default 1); with --watch the total time (default: until Ctrl-C)", "N" },
         { "watch", 0, 0, G_OPTION_ARG_INT, &watch, "measure again and again with windows of INTERVAL s", "INTERVAL" },
-        { "sample-pages", 0, 0, G_OPTION_ARG_INT, &sample_pages, "page-sampling: pages per GiB (QEMU: 128..4096)",
+        { "sample-pages", 0, 0, G_OPTION_ARG_INT, &sample_pages, "page-sampling: pages per GiB (QEMU: 128..4096; default 4096)",
           "N" },
         { "expect-rate", 0, 0, G_OPTION_ARG_INT64, &expect, "compare with this rate (pages/s)", "N" },
         { NULL },
@@ -258,6 +258,8 @@ int cmd_dirty_rate(int argc, char **argv, struct vmctl_ctx *ctx)
         return vmctl_cli_failf("--watch '%d' is not within 1..%d s", watch, VMCTL_DIRTY_RATE_CALC_TIME_MAX);
     if (sample_pages && (sample_pages < 128 || sample_pages > 4096))
         return vmctl_cli_failf("--sample-pages '%d' is not within QEMU's 128..4096 pages per GiB", sample_pages);
+    if (!sample_pages)
+        sample_pages = VMCTL_DIRTY_RATE_SAMPLE_PAGES;
     if (expect < 0)
         return vmctl_cli_failf("--expect-rate '%" G_GINT64_FORMAT "' is negative", expect);
     window = watch ? (unsigned)watch : (seconds ? (unsigned)seconds : 1);

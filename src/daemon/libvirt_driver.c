@@ -934,6 +934,11 @@ static bool lvm_transfer(LvMigration *m, GError **error)
  * on a running postcopy destination). */
 static bool lvm_prove(LvMigration *m, GError **error)
 {
+    g_autoptr(GPtrArray) blocks = NULL;
+    g_autofree char *paused = NULL;
+    VmctlMigrateOracle oracle = { .stamps = m->kind_tiny };
+    VmctlMigrateOracleResult res;
+
     if (!m->verify)
         return true;
     m->dst_pid = m->dst_hidden ? 0 : vmctl_lvm_find_qemu(m->j->name, m->src_pid);
@@ -953,32 +958,28 @@ static bool lvm_prove(LvMigration *m, GError **error)
         vmctl_json_add_str(m->proof, "host_oracle",
                            "postcopy: the destination runs before its last page arrives, so its RAM is not compared with the source's; the stamps are checked with the guest's writer paused");
     } else if (m->src_fd_path && m->dst_ram) {
-        g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
-        json_object *cmp;
-
         phase(m->j, m->t0, "compare", "every page of the source against the destination");
+        blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
         g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", m->src_fd_path, 0, m->dst_ram, 0, m->memory));
-        cmp = vmctl_migrate_compare(blocks, &m->pages_differ, error);
-        if (!cmp)
-            return false;
-        m->compared = true;
-        json_object_object_add(m->proof, "pages", cmp);
         vmctl_json_add_str(m->proof, "images", "guest RAM of both QEMUs through /proc/PID/map_files");
     } else {
         vmctl_json_add_str(m->proof, "host_oracle", "destination memory not reachable from this host: pages not compared");
     }
-    if (m->kind_tiny && m->dst_ram) {
-        g_autofree char *paused = NULL;
-
-        if (m->strat == VMCTL_MIGRATE_POSTCOPY && m->dst_serial) {
-            paused = guest_command(m->dst_serial, "PAUSE", "OK");
-            vmctl_json_add_str(m->proof, "guest_pause", paused);
-        }
-        m->stamp_bad = vmctl_migrate_check_stamps(m->src_fd_path, m->dst_ram, m->proof);
-        if (paused) {
-            g_autofree char *resumed = guest_command(m->dst_serial, "RESUME", "OK");
-            vmctl_json_add_str(m->proof, "guest_resume", resumed);
-        }
+    oracle.blocks = blocks;
+    oracle.src_ram = m->src_fd_path;
+    oracle.dst_ram = m->dst_ram;
+    if (m->kind_tiny && m->dst_ram && m->strat == VMCTL_MIGRATE_POSTCOPY && m->dst_serial) {
+        paused = guest_command(m->dst_serial, "PAUSE", "OK");
+        vmctl_json_add_str(m->proof, "guest_pause", paused);
+    }
+    if (!vmctl_migrate_host_oracle(&oracle, m->proof, &res, error))
+        return false;
+    m->compared = res.compared;
+    m->pages_differ = res.pages_differ;
+    m->stamp_bad = res.stamps_bad;
+    if (paused) {
+        g_autofree char *resumed = guest_command(m->dst_serial, "RESUME", "OK");
+        vmctl_json_add_str(m->proof, "guest_resume", resumed);
     }
     return true;
 }

@@ -17,6 +17,7 @@
 
 #include "daemon/guests.h"
 #include "daemon/migration_dest.h"
+#include "dirty_rate.h"
 #include "migrate.h"
 #include "qemu_cmdline.h"
 #include "qmp.h"
@@ -37,7 +38,6 @@
 #define QMP_CONNECT_MS 10000
 #define POLL_MS 250               /* query-migrate while it runs */
 #define DIRTY_RATE_CALC_S 1       /* calc-dirty-rate window, seconds */
-#define DIRTY_RATE_SAMPLE_PAGES 4096 /* page-sampling: pages per GiB, QEMU's largest */
 #define DST_SETTLE_POLLS 200      /* query-status polls (POLL_MS/5 each) for the destination to leave inmigrate */
 #define RECOVER_POLLS 120         /* query-migrate polls for the source to leave an active migration */
 #define VERIFY_TIMEOUT_S 120      /* the guest's VERIFY answer */
@@ -61,17 +61,17 @@ typedef struct {
     GDestroyNotify free_data;
 } Offload;
 
-/* The host's checks of a paused pair (an offload's data). */
+/* The host's checks of a paused pair (an offload's data): the shared
+ * oracle (src/migrate.c) in a worker thread. */
 typedef struct {
-    GPtrArray *blocks;
+    VmctlMigrateOracle in; /* its paths point into src_img, dst_img */
     char *src_img, *dst_img;
-    bool stamps; /* the tiny guest's stamps are checked too */
     bool dumps;  /* the images are dumps of ours, removed after */
     guint hold_ms; /* test-only: VMCTL_MIGRATE_COMPARE_HOLD_MS, a slow compare */
-    /* the findings */
-    json_object *pages;
-    uint64_t pages_differ, stamp_bad;
-    json_object *stamp_findings; /* what vmctl_migrate_check_stamps() adds to a proof */
+    /* the findings, merged into the proof in the main loop */
+    bool ok;
+    VmctlMigrateOracleResult res;
+    json_object *findings;
     GError *error;
 } HostOracle;
 
@@ -806,11 +806,8 @@ static void measure_dirty_rate(Migration *m)
     vmctl_json_add_i64(a, "calc-time", DIRTY_RATE_CALC_S);
     vmctl_json_add_str(a, "mode", mode);
     if (strcmp(mode, "page-sampling") == 0) {
-        /* QEMU's default of 512 sampled pages per GiB leaves a small guest
-         * a handful of samples (8 for 16 MiB: a busy working set of a
-         * quarter of it read as 0 pages/s); its largest sample instead */
-        vmctl_json_add_i64(a, "sample-pages", DIRTY_RATE_SAMPLE_PAGES);
-        vmctl_json_add_u64(m->dirty_rate, "sample_pages", DIRTY_RATE_SAMPLE_PAGES);
+        vmctl_json_add_i64(a, "sample-pages", VMCTL_DIRTY_RATE_SAMPLE_PAGES);
+        vmctl_json_add_u64(m->dirty_rate, "sample_pages", VMCTL_DIRTY_RATE_SAMPLE_PAGES);
     }
     vmctl_qmp_command(m->src, "calc-dirty-rate", a, QMP_TIMEOUT_MS, on_calc_dirty_rate, m);
 }
@@ -1039,11 +1036,10 @@ static bool apply_fault(Migration *m, const char *src_img, const char *dst_img, 
 
 static void host_oracle_free(HostOracle *o)
 {
-    g_ptr_array_unref(o->blocks);
+    g_ptr_array_unref(o->in.blocks);
     g_free(o->src_img);
     g_free(o->dst_img);
-    json_object_put(o->pages);
-    json_object_put(o->stamp_findings);
+    json_object_put(o->findings);
     g_clear_error(&o->error);
     g_free(o);
 }
@@ -1054,11 +1050,7 @@ static void host_oracle_run(void *data)
 
     if (o->hold_ms)
         g_usleep((gulong)o->hold_ms * 1000);
-    o->pages = vmctl_migrate_compare(o->blocks, &o->pages_differ, &o->error);
-    if (o->pages && o->stamps) {
-        o->stamp_findings = json_object_new_object();
-        o->stamp_bad = vmctl_migrate_check_stamps(o->src_img, o->dst_img, o->stamp_findings);
-    }
+    o->ok = vmctl_migrate_host_oracle(&o->in, o->findings, &o->res, &o->error);
     if (o->dumps) { /* dumps only: never a backing file */
         g_unlink(o->src_img);
         g_unlink(o->dst_img);
@@ -1072,11 +1064,14 @@ static void host_oracle(Migration *m)
     g_autoptr(GError) err = NULL;
     HostOracle *o = g_new0(HostOracle, 1);
 
-    o->blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
+    o->in.blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
     o->dumps = !(m->src_ram && m->dst_ram);
     o->src_img = o->dumps ? g_build_filename(m->dst_run_dir, "source.ram.dump", NULL) : g_strdup(m->src_ram);
     o->dst_img = o->dumps ? g_build_filename(m->dst_run_dir, "destination.ram.dump", NULL) : g_strdup(m->dst_ram);
-    o->stamps = m->kind_tiny;
+    o->in.src_ram = o->src_img;
+    o->in.dst_ram = o->dst_img;
+    o->in.stamps = m->kind_tiny;
+    o->findings = json_object_new_object();
     if (g_getenv("VMCTL_MIGRATE_COMPARE_HOLD_MS"))
         o->hold_ms = (guint)atoi(g_getenv("VMCTL_MIGRATE_COMPARE_HOLD_MS"));
     if (m->fault && !apply_fault(m, o->src_img, o->dst_img, &err)) {
@@ -1088,13 +1083,13 @@ static void host_oracle(Migration *m)
     /* one shared file is both sides' RAM: comparing it with itself would
      * prove nothing, so RAM is not compared (stamps and VERIFY still run) */
     if (!m->shared)
-        g_ptr_array_add(o->blocks, vmctl_migrate_block_new("pc.ram", o->src_img, 0, o->dst_img, 0, m->memory));
+        g_ptr_array_add(o->in.blocks, vmctl_migrate_block_new("pc.ram", o->src_img, 0, o->dst_img, 0, m->memory));
     for (guint i = 0; !m->shared && i < m->src_nv->len; i++) {
         g_autofree char *name = g_strdup_printf("nvdimm%u", i);
         json_object *d = json_object_array_get_idx(json_object_object_get(m->src_spec, "nvdimm"), i);
 
         /* the device's size as the guest sees it (a device-dax has no file size) */
-        g_ptr_array_add(o->blocks, vmctl_migrate_block_new(name, m->src_nv->pdata[i], 0, m->dst_nv->pdata[i], 0,
+        g_ptr_array_add(o->in.blocks, vmctl_migrate_block_new(name, m->src_nv->pdata[i], 0, m->dst_nv->pdata[i], 0,
                                                            (uint64_t)json_object_get_int64(json_object_object_get(d, "size"))));
     }
     offload(m, host_oracle_run, host_oracle_done, o, (GDestroyNotify)host_oracle_free);
@@ -1105,19 +1100,18 @@ static void host_oracle_done(Migration *m, void *data)
     HostOracle *o = data;
     g_autoptr(GError) err = NULL;
 
-    if (!o->pages) {
+    if (!o->ok) {
         migration_fail(m, g_steal_pointer(&o->error));
         return;
     }
-    m->pages_differ = o->pages_differ;
-    m->stamp_bad = o->stamp_bad;
+    m->pages_differ = o->res.pages_differ;
+    m->stamp_bad = o->res.stamps_bad;
     vmctl_json_add_str(m->proof, "images",
                        m->shared  ? "one shared backing file (x-ignore-shared): not compared with itself"
                        : !o->dumps ? "backing files and devices (share=on)"
                                    : "pmemsave dumps of guest-physical RAM");
-    json_object_object_add(m->proof, "pages", g_steal_pointer(&o->pages));
-    if (o->stamp_findings) {
-        json_object_object_foreach(o->stamp_findings, k, v)
+    {
+        json_object_object_foreach(o->findings, k, v)
             json_object_object_add(m->proof, k, json_object_get(v));
     }
     if (m->pages_differ || m->stamp_bad) {

@@ -528,6 +528,67 @@ static void test_check_stamps(void)
     g_rmdir(dir);
 }
 
+/* The one host oracle of both drivers: the compare, then the stamps; each
+ * part made to fail once (a page flipped and its stamp bad). */
+static void test_host_oracle(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("vmctl-oracle-XXXXXX", NULL);
+    g_autofree char *src = stamp_image(dir, "src", true, G_MAXUINT64);
+    g_autofree char *same = stamp_image(dir, "same", true, G_MAXUINT64);
+    g_autofree char *flipped = stamp_image(dir, "flipped", true, 5);
+    g_autoptr(GError) err = NULL;
+    GStatBuf st;
+    VmctlMigrateOracleResult res;
+
+    g_assert_cmpint(g_stat(src, &st), ==, 0);
+    for (int bad = 0; bad < 2; bad++) {
+        g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
+        g_autoptr(json_object) f = json_object_new_object();
+        const char *dst = bad ? flipped : same;
+        VmctlMigrateOracle o = { .blocks = blocks, .src_ram = src, .dst_ram = dst, .stamps = true };
+
+        g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", src, 0, dst, 0, (uint64_t)st.st_size));
+        g_assert_true(vmctl_migrate_host_oracle(&o, f, &res, &err));
+        g_assert_no_error(err);
+        g_assert_true(res.compared);
+        g_assert_cmpuint(res.pages_differ, ==, bad ? 1 : 0);
+        g_assert_cmpuint(res.stamps_bad, ==, bad ? 1 : 0);
+        g_assert_nonnull(json_object_object_get(f, "pages"));
+        g_assert_nonnull(json_object_object_get(f, "stamps"));
+    }
+    { /* no compare asked (postcopy, memory out of reach), no stamps: nothing claimed */
+        g_autoptr(json_object) f = json_object_new_object();
+        VmctlMigrateOracle o = { .src_ram = src, .dst_ram = flipped, .stamps = false };
+
+        g_assert_true(vmctl_migrate_host_oracle(&o, f, &res, &err));
+        g_assert_false(res.compared);
+        g_assert_cmpuint(res.pages_differ + res.stamps_bad, ==, 0);
+        g_assert_cmpint(json_object_object_length(f), ==, 0);
+    }
+    { /* stamps only: the flipped page is still found */
+        g_autoptr(json_object) f = json_object_new_object();
+        VmctlMigrateOracle o = { .src_ram = src, .dst_ram = flipped, .stamps = true };
+
+        g_assert_true(vmctl_migrate_host_oracle(&o, f, &res, &err));
+        g_assert_false(res.compared);
+        g_assert_cmpuint(res.stamps_bad, ==, 1);
+    }
+    { /* a compare that cannot be made is an error, not a pass */
+        g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
+        g_autoptr(json_object) f = json_object_new_object();
+        g_autofree char *gone = g_build_filename(dir, "gone", NULL);
+        VmctlMigrateOracle o = { .blocks = blocks, .src_ram = src, .dst_ram = gone, .stamps = true };
+
+        g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", src, 0, gone, 0, (uint64_t)st.st_size));
+        g_assert_false(vmctl_migrate_host_oracle(&o, f, &res, &err));
+        g_assert_nonnull(err);
+    }
+    g_unlink(src);
+    g_unlink(same);
+    g_unlink(flipped);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -544,6 +605,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmctl/migrate/verdict/conclude", test_conclude);
     g_test_add_func("/vmctl/migrate/result-head", test_result_head);
     g_test_add_func("/vmctl/migrate/verify/stamps", test_check_stamps);
+    g_test_add_func("/vmctl/migrate/verify/host-oracle", test_host_oracle);
     g_test_add_func("/vmctl/migrate/verdict/known-bug", test_known_bug);
     return g_test_run();
 }
