@@ -27,4 +27,16 @@ is "vmctl does not link libvirt" "$(ldd "$VMCTL" | grep -c 'libvirt')" 0
 like "yet the host facts still name libvirt's version (loaded on use)" \
     "$("$VMCTL" validate --only kvm-device --json 2>/dev/null | jq -r .host.libvirt.library_version)" '^[0-9]+\.[0-9]+\.[0-9]+$'
 
+# and where libvirt cannot be loaded (its library hidden in a private mount
+# namespace) vmctl still runs and the host facts say why, in one line
+lib=$(readlink -f "$(ldconfig -p | awk '/libvirt\.so\.0 /{print $NF; exit}')" 2>/dev/null)
+if ! is_root || [ ! -f "$lib" ]; then
+    skip "vmctl without a loadable libvirt" "hiding libvirt's library needs root and the library (got '$lib')" root
+else
+    out=$(unshare -m sh -c 'mount --bind /dev/null "$1" && "$2" version >/dev/null && "$2" validate --only kvm-device --json 2>/dev/null' \
+        sh "$lib" "$VMCTL" | jq -r '.host.libvirt | [.library_version // "none", .library_error] | @tsv')
+    like "without a loadable libvirt: vmctl runs, the facts give the reason on one line" "$out" \
+        "^none	libvirt cannot be loaded \\(libvirt\\.so\\.0\\): [^	]+\$"
+fi
+
 tap_done

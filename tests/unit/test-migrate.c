@@ -532,7 +532,7 @@ static void test_check_stamps(void)
  * part made to fail once (a page flipped and its stamp bad). */
 static void test_host_oracle(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("vmctl-oracle-XXXXXX", NULL);
+    g_autofree char *dir = g_dir_make_tmp(NULL, NULL);
     g_autofree char *src = stamp_image(dir, "src", true, G_MAXUINT64);
     g_autofree char *same = stamp_image(dir, "same", true, G_MAXUINT64);
     g_autofree char *flipped = stamp_image(dir, "flipped", true, 5);
