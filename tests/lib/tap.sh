@@ -181,6 +181,23 @@ gone_within() {
     gone "$1"
 }
 
+# killed_within PID SECONDS: the process is gone, or it was killed and is
+# on its way out: SIGKILL pending or the kernel already in its exit
+# (PF_EXITING in /proc/PID/stat's flags). A nested KVM guest's teardown in
+# a lab under load can take longer than any fair wait; what a test of the
+# killer asserts is the kill.
+killed_within() {
+    gone_within "$1" "$2" && return 0
+    _st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
+    _fl=$(echo "$_st" | awk '{print $7}')
+    [ -n "$_fl" ] && [ $((_fl & 4)) -ne 0 ] && return 0
+    _pd=$(awk '/^(ShdPnd|SigPnd):/ {print $2}' "/proc/$1/status" 2>/dev/null)
+    for _p in $_pd; do
+        [ $((0x$_p & 0x100)) -ne 0 ] && return 0
+    done
+    gone "$1"
+}
+
 # wait_line LOG REGEX [SECONDS]: print the first complete line of a log
 # that a guest is still writing which matches, or fail after the timeout.
 # The file is read once per try, and a last line without its newline is
