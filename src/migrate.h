@@ -1,6 +1,6 @@
 /* migrate.h: the decisions and the proof of a live migration, apart from
- * the daemon that drives QEMU (daemon/migration.c) and the CLI that shows
- * it (cli/cmd-migrate.c).
+ * the daemon that drives it (daemon/migration.c, the pipeline) and the CLI
+ * that shows it (cli/cmd-migrate.c).
  *
  * - Strategy: from the guest's measured dirty rate, the link and what this
  *   QEMU can do (migration capabilities, not versions), the migration

@@ -43,7 +43,7 @@
 #define LAUNCHER_TIMEOUT_MS 20000
 #define LOG_TAIL_BYTES 2000
 /* in the run dir of a source that ran when its migration began (written by
- * migration.c): if vmctld restarts and finds it paused, it resumes it */
+ * migration_qmp.c): if vmctld restarts and finds it paused, it resumes it */
 #define VMCTLD_RESUME_MARKER "resume-after-migration"
 
 #define TCG_MAX_VCPUS 8

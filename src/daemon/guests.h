@@ -40,7 +40,7 @@ json_object *vmctld_guests_cmd_info(VmctldServer *srv, json_object *args, void *
  * none named twice, none owned by another guest that is not dead. */
 bool vmctld_guests_backings_check(VmctldGuests *g, const VmctlGuestSpec *spec, GError **error);
 
-/* For live migration (daemon/migration.c). */
+/* For live migration (daemon/migration_qmp.c). */
 const char *vmctld_guests_run_root(VmctldGuests *g);
 /* The guest as `info` shows it (a new object). */
 json_object *vmctld_guests_info(VmctldGuests *g, const char *name, GError **error);

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "daemon/libvirt_driver.h"
+#include "daemon/migration.h"
 #include "daemon/paths.h"
 
 #include "guest_spec.h"
@@ -41,8 +42,7 @@ struct VmctldLibvirt {
     char *run_dir;   /* STATE_DIR/libvirt: serial sockets, console logs */
     char *image_dir; /* tiny.bin, vmlinuz, initramfs.cpio.zst */
     char *qemu;
-    GStrv allowed;         /* host paths a request may name (paths.h) */
-    GHashTable *migrating; /* names; main loop only */
+    GStrv allowed;   /* host paths a request may name (paths.h) */
 };
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
@@ -96,7 +96,6 @@ struct Job {
     json_object *args;
     char *name; /* the guest, or NULL */
     JobFunc fn;
-    bool migration;
 };
 
 static void job_free(Job *j)
@@ -158,8 +157,6 @@ static void job_done(GObject *src, GAsyncResult *res, gpointer user)
     g_autoptr(GError) err = NULL;
     json_object *r = g_task_propagate_pointer(G_TASK(res), &err);
 
-    if (j->migration)
-        g_hash_table_remove(j->lv->migrating, j->name);
     if (r)
         vmctld_call_return(j->call, r);
     else
@@ -618,18 +615,6 @@ static gpointer monitor_thread(gpointer user)
     return NULL;
 }
 
-static void phase(Job *j, uint64_t t0, const char *name, const char *detail)
-{
-    json_object *d = json_object_new_object();
-
-    g_message("migration of guest '%s': %s%s%s", j->name, name, detail ? ": " : "", detail ? detail : "");
-    vmctl_json_add_str(d, "phase", name);
-    if (detail)
-        vmctl_json_add_str(d, "detail", detail);
-    vmctl_json_add_u64(d, "elapsed_ms", (vmctl_now_ns() - t0) / 1000000);
-    job_event(j, "migration-phase", d);
-}
-
 /* One command over the guest's console socket: the first answer line
  * that starts with `answer`, or why there is none. */
 static char *guest_command(const char *socket_path, const char *cmd, const char *answer)
@@ -661,35 +646,50 @@ static char *guest_command(const char *socket_path, const char *cmd, const char 
     return g_strdup_printf("no %s answer within %d s", cmd, VERIFY_TIMEOUT_S);
 }
 
-/* One libvirt migration, through its stages: check -> prepare (the
- * destination's XML, the source's RAM held open) -> transfer (libvirt,
- * watched by the monitor thread) -> prove (pages, stamps) -> hand over
- * (resume, the guest's VERIFY) -> conclude and result. Each stage returns
- * false with `error` set when the migration cannot go on. */
+/* One libvirt migration: the pipeline's transport (daemon/migration.h).
+ * Each step is a blocking libvirt call made in a worker (the pipeline's
+ * offload) on this struct alone; what it finds for the proof goes to
+ * `notes`, merged into the proof back in the main loop. check (the domain,
+ * its vmctl spec and state) -> destination (the destination's XML, a
+ * console socket of its own; the source's RAM held open: libvirt ends the
+ * source QEMU once the destination has everything) -> transfer (libvirt,
+ * watched by the monitor thread) -> images (both QEMUs' RAM through
+ * /proc/PID/map_files; under postcopy the tiny guest's writer is held)
+ * -> resume. */
 typedef struct {
-    Job *j;
-    virDomainPtr dom;
+    Job job; /* lv, call, name, args: what the monitor thread and job_event() use */
     const char *to, *fault;
-    bool verify, dst_hidden, src_running, kind_tiny, compared;
+    bool verify, dst_hidden, src_running, kind_tiny;
+    bool writer_held; /* the tiny guest's writer was asked to PAUSE */
+    bool resumed;     /* the destination was let run */
     VmctlMigrateStrategy strat;
-    VmctlMigrateFault fault_how;
-    uint64_t memory, pages_differ, stamp_bad, t0;
-    json_object *spec, *proof, *done_stats, *last_stats;
+    uint64_t memory, t0;
+    json_object *spec, *done_stats, *last_stats;
+    json_object *notes; /* the proof's members found by a worker */
     char *dst_xml, *dst_serial, *muri, *type, *qemu_version;
-    char *src_fd_path, *dst_ram, *guest_line, *mon_why;
+    char *src_fd_path, *dst_ram, *mon_why;
     int src_fd;
     pid_t src_pid, dst_pid;
     bool postcopy_started;
-    virConnectPtr dconn;
-    virDomainPtr ddom;
+    virConnectPtr conn, dconn;
+    virDomainPtr dom, ddom;
+    /* the step running in the worker, and what follows it in the main loop */
+    bool (*step)(void *l, GError **error);
+    void (*then)(VmctldMigration *m, void *l);
+    bool ok;
+    GError *error;
 } LvMigration;
 
-static void lvm_clear(LvMigration *m)
+static void lvm_free(void *data)
 {
+    LvMigration *m = data;
+
     if (m->src_fd >= 0)
         close(m->src_fd);
+    json_object_put(m->job.args);
+    g_free(m->job.name);
     json_object_put(m->spec);
-    json_object_put(m->proof);
+    json_object_put(m->notes);
     json_object_put(m->done_stats);
     json_object_put(m->last_stats);
     g_free(m->dst_xml);
@@ -699,14 +699,55 @@ static void lvm_clear(LvMigration *m)
     g_free(m->qemu_version);
     g_free(m->src_fd_path);
     g_free(m->dst_ram);
-    g_free(m->guest_line);
     g_free(m->mon_why);
+    g_clear_error(&m->error);
     if (m->ddom)
         virDomainFree(m->ddom);
     if (m->dconn)
         virConnectClose(m->dconn);
     if (m->dom)
         virDomainFree(m->dom);
+    if (m->conn)
+        virConnectClose(m->conn);
+    g_free(m);
+}
+
+static void lvm_step_thread(void *data)
+{
+    LvMigration *m = data;
+
+    m->ok = m->step(m, &m->error);
+}
+
+static void lvm_step_done(VmctldMigration *mg, void *data)
+{
+    LvMigration *m = data;
+    json_object *proof = vmctld_migration_proof(mg);
+
+    {
+        json_object_object_foreach(m->notes, k, v)
+            json_object_object_add(proof, k, json_object_get(v));
+    }
+    json_object_put(m->notes);
+    m->notes = json_object_new_object();
+    if (!m->ok) {
+        vmctld_migration_fail(mg, g_steal_pointer(&m->error));
+        return;
+    }
+    if (m->then)
+        m->then(mg, m);
+    else
+        vmctld_migration_next(mg);
+}
+
+/* step(m) in a worker, then then(mg, m) (NULL: the pipeline's next stage) */
+static void lvm_run(VmctldMigration *mg, bool (*step)(void *, GError **), void (*then)(VmctldMigration *, void *))
+{
+    LvMigration *m = vmctld_migration_data(mg);
+
+    m->step = step;
+    m->then = then;
+    vmctld_migration_offload(mg, lvm_step_thread, lvm_step_done, m, NULL);
 }
 
 /* What the libvirt driver takes of the migrate command's arguments. */
@@ -714,7 +755,7 @@ static bool lvm_check_args(LvMigration *m, GError **error)
 {
     static const char *const local_only[] = { "shared", "keep-source", "force", "dest-backend", "dest-nvdimm",
                                               "dest-virtio-pmem" };
-    json_object *args = m->j->args;
+    json_object *args = m->job.args;
     const char *strategy = json_object_get_string(json_object_object_get(args, "strategy"));
     json_object *v;
 
@@ -739,11 +780,15 @@ static bool lvm_check_args(LvMigration *m, GError **error)
     m->dst_hidden = g_strcmp0(m->fault, "dst-unreachable") == 0;
     if (m->dst_hidden)
         m->fault = NULL;
-    if (m->fault && !vmctl_migrate_fault_parse(m->fault, &m->fault_how, error))
-        return false;
-    if (m->fault && m->fault_how.kind != VMCTL_MIGRATE_FAULT_CORRUPT) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED, "fault '%s' is local migration's", m->fault);
-        return false;
+    if (m->fault) {
+        VmctlMigrateFault how;
+
+        if (!vmctl_migrate_fault_parse(m->fault, &how, error))
+            return false;
+        if (how.kind != VMCTL_MIGRATE_FAULT_CORRUPT) {
+            g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_UNSUPPORTED, "fault '%s' is local migration's", m->fault);
+            return false;
+        }
     }
     for (size_t i = 0; i < G_N_ELEMENTS(local_only); i++) {
         v = json_object_object_get(args, local_only[i]);
@@ -761,31 +806,6 @@ static bool lvm_check_args(LvMigration *m, GError **error)
     return true;
 }
 
-/* The guest as it is: launched by vmctl, running or paused. */
-static bool lvm_check_guest(LvMigration *m, virConnectPtr conn, GError **error)
-{
-    int st = 0, reason = 0;
-    unsigned long hv = 0;
-
-    m->spec = dom_spec(m->dom);
-    if (!m->spec) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "domain '%s' was not launched by vmctl (no vmctl metadata)",
-                    m->j->name);
-        return false;
-    }
-    m->memory = (uint64_t)json_object_get_int64(json_object_object_get(m->spec, "memory"));
-    m->kind_tiny = g_strcmp0(json_object_get_string(json_object_object_get(m->spec, "kind")), "tiny") == 0;
-    if (virDomainGetState(m->dom, &st, &reason, 0) < 0 || (st != VIR_DOMAIN_RUNNING && st != VIR_DOMAIN_PAUSED)) {
-        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "guest '%s' is '%s': only a running or paused guest migrates",
-                    m->j->name, state_name(st));
-        return false;
-    }
-    m->src_running = st == VIR_DOMAIN_RUNNING;
-    if (virConnectGetVersion(conn, &hv) == 0)
-        m->qemu_version = g_strdup_printf("%lu.%lu.%lu", hv / 1000000, hv / 1000 % 1000, hv % 1000);
-    return true;
-}
-
 static const char *lvm_accel(const LvMigration *m)
 {
     return g_strcmp0(m->type, "kvm") == 0 ? "kvm" : "tcg";
@@ -796,39 +816,89 @@ static const char *lvm_backing(const LvMigration *m)
     return json_object_get_string(json_object_object_get(m->spec, "backend"));
 }
 
-/* The destination's XML (a console socket of its own) and the source's
- * RAM, held open: libvirt ends the source QEMU once the destination has
- * everything. */
-static bool lvm_prepare(LvMigration *m, GError **error)
+/* The guest as it is: launched by vmctl, running or paused. */
+static bool lvm_check_guest(void *data, GError **error)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(m->dom, VIR_DOMAIN_XML_MIGRATABLE);
-    g_autofree char *src_serial = NULL;
-    json_object *d;
+    LvMigration *m = data;
+    int st = 0, reason = 0;
+    unsigned long hv = 0;
+    g_autofree char *xml = NULL;
 
-    if (!xml) {
-        lv_error(error, "cannot read the XML of guest '%s'", m->j->name);
+    m->conn = lv_open(m->job.lv->uri, error);
+    if (!m->conn || !(m->dom = lv_lookup(m->conn, m->job.lv->uri, m->job.name, error)))
+        return false;
+    m->spec = dom_spec(m->dom);
+    if (!m->spec) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "domain '%s' was not launched by vmctl (no vmctl metadata)",
+                    m->job.name);
         return false;
     }
-    m->type = xml_find(xml, "<domain type=.(\\w+).");
-    d = json_object_new_object();
-    vmctl_json_add_str(d, "qemu", m->qemu_version);
-    vmctl_json_add_str(d, "accel", lvm_accel(m));
-    vmctl_json_add_str(d, "backing", lvm_backing(m));
-    job_event(m->j, "migration-start", d);
+    m->memory = (uint64_t)json_object_get_int64(json_object_object_get(m->spec, "memory"));
+    m->kind_tiny = g_strcmp0(json_object_get_string(json_object_object_get(m->spec, "kind")), "tiny") == 0;
+    if (virDomainGetState(m->dom, &st, &reason, 0) < 0 || (st != VIR_DOMAIN_RUNNING && st != VIR_DOMAIN_PAUSED)) {
+        g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_INVALID, "guest '%s' is '%s': only a running or paused guest migrates",
+                    m->job.name, state_name(st));
+        return false;
+    }
+    m->src_running = st == VIR_DOMAIN_RUNNING;
+    if (virConnectGetVersion(m->conn, &hv) == 0)
+        m->qemu_version = g_strdup_printf("%lu.%lu.%lu", hv / 1000000, hv / 1000 % 1000, hv % 1000);
+    xml = virDomainGetXMLDesc(m->dom, 0);
+    m->type = xml ? xml_find(xml, "<domain type=.(\\w+).") : NULL;
+    return true;
+}
 
+static void lvm_checked(VmctldMigration *mg, void *data)
+{
+    LvMigration *m = data;
+    g_autoptr(GError) err = NULL;
+    VmctldMigrationGuest g = {
+        .to = m->to,
+        .strategy = m->strat,
+        .verify = m->verify,
+        .running = m->src_running,
+        .stamps = m->kind_tiny,
+        .memory = m->memory,
+        .qemu_version = m->qemu_version,
+        .accel = lvm_accel(m),
+        .backing = lvm_backing(m),
+        .fault = m->fault,
+    };
+
+    if (!vmctld_migration_guest(mg, &g, &err)) {
+        vmctld_migration_fail(mg, g_steal_pointer(&err));
+        return;
+    }
+    vmctld_migration_next(mg);
+}
+
+/* The destination's XML (a console socket of its own), the migration
+ * URI, and the source's RAM, held open. */
+static bool lvm_prepare(void *data, GError **error)
+{
+    LvMigration *m = data;
+    g_autofree char *xml = virDomainGetXMLDesc(m->dom, VIR_DOMAIN_XML_MIGRATABLE);
+    g_autofree char *src_serial = NULL;
+    const char *muri_arg = json_object_get_string(json_object_object_get(m->job.args, "migrate-uri"));
+
+    if (!xml) {
+        lv_error(error, "cannot read the XML of guest '%s'", m->job.name);
+        return false;
+    }
     src_serial = xml_find(xml, SERIAL_SOCKET_RE);
     if (src_serial) {
         g_autoptr(GString) s = g_string_new(xml);
         g_autofree char *old = g_strdup_printf("path='%s'", src_serial);
         g_autofree char *new = NULL;
 
-        m->dst_serial = g_strdup_printf("%s/%s.%" G_GINT64_FORMAT ".sock", m->j->lv->run_dir, m->j->name,
+        m->dst_serial = g_strdup_printf("%s/%s.%" G_GINT64_FORMAT ".sock", m->job.lv->run_dir, m->job.name,
                                         g_get_real_time());
         new = g_strdup_printf("path='%s'", m->dst_serial);
         g_string_replace(s, old, new, 1);
         m->dst_xml = g_string_free(g_steal_pointer(&s), FALSE);
     }
-    m->src_pid = vmctl_lvm_find_qemu(m->j->name, 0);
+    m->muri = muri_arg ? g_strdup(muri_arg) : vmctl_lvm_migrate_uri(m->to, vmctl_lvm_free_port());
+    m->src_pid = vmctl_lvm_find_qemu(m->job.name, 0);
     if (m->verify && m->src_pid) {
         g_autoptr(GError) e = NULL;
         g_autofree char *src_ram = vmctl_lvm_find_ram(m->src_pid, m->memory, &e);
@@ -838,9 +908,14 @@ static bool lvm_prepare(LvMigration *m, GError **error)
         if (m->src_fd >= 0)
             m->src_fd_path = g_strdup_printf("/proc/self/fd/%d", m->src_fd);
         else
-            vmctl_json_add_str(m->proof, "host_oracle_source", e ? e->message : g_strerror(errno));
+            vmctl_json_add_str(m->notes, "host_oracle_source", e ? e->message : g_strerror(errno));
     }
     return true;
+}
+
+static void lvm_destination(VmctldMigration *mg)
+{
+    lvm_run(mg, lvm_prepare, NULL);
 }
 
 /* The completed job's numbers, as the destination keeps them. */
@@ -865,18 +940,17 @@ static json_object *lvm_completed_stats(virDomainPtr ddom)
 /* libvirt moves the guest (peer-to-peer, live; the destination left paused
  * for the compare unless postcopy runs it), watched by the monitor thread;
  * then the destination is looked up. */
-static bool lvm_transfer(LvMigration *m, GError **error)
+static bool lvm_move(void *data, GError **error)
 {
-    json_object *jb = json_object_object_get(m->j->args, "bandwidth");
-    json_object *jt = json_object_object_get(m->j->args, "timeout");
-    const char *muri_arg = json_object_get_string(json_object_object_get(m->j->args, "migrate-uri"));
+    LvMigration *m = data;
+    json_object *jb = json_object_object_get(m->job.args, "bandwidth");
+    json_object *jt = json_object_object_get(m->job.args, "timeout");
     virTypedParameterPtr params = NULL;
     int nparams = 0, maxparams = 0, rc;
     unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
     Monitor mon = { 0 };
     GThread *mt;
 
-    m->muri = muri_arg ? g_strdup(muri_arg) : vmctl_lvm_migrate_uri(m->to, vmctl_lvm_free_port());
     virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, m->muri);
     if (m->dst_xml)
         virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_DEST_XML, m->dst_xml);
@@ -889,8 +963,7 @@ static bool lvm_transfer(LvMigration *m, GError **error)
      * its missing pages) */
     flags |= m->strat == VMCTL_MIGRATE_POSTCOPY ? VIR_MIGRATE_POSTCOPY : VIR_MIGRATE_PAUSED;
 
-    phase(m->j, m->t0, "migrate", m->muri);
-    mon.job = m->j;
+    mon.job = &m->job;
     mon.dom = m->dom;
     mon.postcopy = m->strat == VMCTL_MIGRATE_POSTCOPY;
     mon.timeout_s = jt ? (guint)json_object_get_int64(jt) : 0;
@@ -917,102 +990,123 @@ static bool lvm_transfer(LvMigration *m, GError **error)
         const char *now = virDomainGetState(m->dom, &sst, &sr, 0) == 0 ? state_name(sst) : "unknown";
 
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "migration of guest '%s' to '%s' failed%s%s: %s; the source is %s",
-                    m->j->name, m->to, m->mon_why ? ": " : "", m->mon_why ? m->mon_why : "", mig_error, now);
+                    m->job.name, m->to, m->mon_why ? ": " : "", m->mon_why ? m->mon_why : "", mig_error, now);
         return false;
     }
-    phase(m->j, m->t0, "completed",
-          m->strat == VMCTL_MIGRATE_POSTCOPY ? "the destination runs (postcopy)" : "the destination is paused for the compare");
     m->dconn = lv_open(m->to, error);
-    if (!m->dconn || !(m->ddom = lv_lookup(m->dconn, m->to, m->j->name, error)))
+    if (!m->dconn || !(m->ddom = lv_lookup(m->dconn, m->to, m->job.name, error)))
         return false;
     m->done_stats = lvm_completed_stats(m->ddom);
     return true;
 }
 
-/* The host's checks: every page of the source against the paused
- * destination (precopy), the tiny guest's stamps (its writer held still
- * on a running postcopy destination). */
-static bool lvm_prove(LvMigration *m, GError **error)
+static void lvm_moved(VmctldMigration *mg, void *data)
 {
-    g_autoptr(GPtrArray) blocks = NULL;
-    g_autofree char *paused = NULL;
-    VmctlMigrateOracle oracle = { .stamps = m->kind_tiny };
-    VmctlMigrateOracleResult res;
+    LvMigration *m = data;
 
-    if (!m->verify)
-        return true;
-    m->dst_pid = m->dst_hidden ? 0 : vmctl_lvm_find_qemu(m->j->name, m->src_pid);
+    vmctld_migration_completed(mg);
+    vmctld_migration_phase(mg, "completed",
+                           m->strat == VMCTL_MIGRATE_POSTCOPY ? "the destination runs (postcopy)"
+                                                              : "the destination is paused for the compare");
+    vmctld_migration_next(mg);
+}
+
+static void lvm_transfer(VmctldMigration *mg)
+{
+    LvMigration *m = vmctld_migration_data(mg);
+
+    vmctld_migration_phase(mg, "migrate", m->muri);
+    lvm_run(mg, lvm_move, lvm_moved);
+}
+
+/* The destination's RAM, when this host reaches its QEMU; under postcopy
+ * the destination runs, so the tiny guest's writer is held still for its
+ * stamps to be read. */
+static bool lvm_find_images(void *data, GError **error)
+{
+    LvMigration *m = data;
+
+    m->dst_pid = m->dst_hidden ? 0 : vmctl_lvm_find_qemu(m->job.name, m->src_pid);
     if (m->dst_pid) {
         g_autoptr(GError) e = NULL;
 
         m->dst_ram = vmctl_lvm_find_ram(m->dst_pid, m->memory, &e);
         if (!m->dst_ram)
-            vmctl_json_add_str(m->proof, "host_oracle_destination", e->message);
+            vmctl_json_add_str(m->notes, "host_oracle_destination", e->message);
     }
-    if (m->fault && m->dst_ram) {
-        if (!vmctl_migrate_fault_apply(m->dst_ram, 0, m->fault_how.page, error))
-            return false;
-        vmctl_json_add_str(m->proof, "fault", m->fault);
-    }
-    if (m->strat == VMCTL_MIGRATE_POSTCOPY) {
-        vmctl_json_add_str(m->proof, "host_oracle",
-                           "postcopy: the destination runs before its last page arrives, so its RAM is not compared with the source's; the stamps are checked with the guest's writer paused");
-    } else if (m->src_fd_path && m->dst_ram) {
-        phase(m->j, m->t0, "compare", "every page of the source against the destination");
-        blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
-        g_ptr_array_add(blocks, vmctl_migrate_block_new("pc.ram", m->src_fd_path, 0, m->dst_ram, 0, m->memory));
-        vmctl_json_add_str(m->proof, "images", "guest RAM of both QEMUs through /proc/PID/map_files");
-    } else {
-        vmctl_json_add_str(m->proof, "host_oracle", "destination memory not reachable from this host: pages not compared");
-    }
-    oracle.blocks = blocks;
-    oracle.src_ram = m->src_fd_path;
-    oracle.dst_ram = m->dst_ram;
     if (m->kind_tiny && m->dst_ram && m->strat == VMCTL_MIGRATE_POSTCOPY && m->dst_serial) {
-        paused = guest_command(m->dst_serial, "PAUSE", "OK");
-        vmctl_json_add_str(m->proof, "guest_pause", paused);
-    }
-    if (!vmctl_migrate_host_oracle(&oracle, m->proof, &res, error))
-        return false;
-    m->compared = res.compared;
-    m->pages_differ = res.pages_differ;
-    m->stamp_bad = res.stamps_bad;
-    if (paused) {
-        g_autofree char *resumed = guest_command(m->dst_serial, "RESUME", "OK");
-        vmctl_json_add_str(m->proof, "guest_resume", resumed);
+        g_autofree char *paused = guest_command(m->dst_serial, "PAUSE", "OK");
+
+        vmctl_json_add_str(m->notes, "guest_pause", paused);
+        m->writer_held = true;
     }
     return true;
 }
 
-/* The destination runs (when the source ran and its memory held) and the
- * guest is asked for its VERIFY. The source is gone by now (libvirt's
- * confirm phase ended it): a destination whose memory differs is kept
- * paused, never run. */
-static bool lvm_hand_over(LvMigration *m, GError **error)
+static void lvm_images_found(VmctldMigration *mg, void *data)
 {
-    if (m->pages_differ || m->stamp_bad) {
-        vmctl_json_add_str(m->proof, "kept",
-                           "destination paused and not resumed: its memory differs from the source's, which libvirt has already ended");
-        return true;
+    LvMigration *m = data;
+    json_object *proof = vmctld_migration_proof(mg);
+    VmctldMigrationImages img = { 0 };
+
+    if (m->strat == VMCTL_MIGRATE_POSTCOPY) {
+        vmctl_json_add_str(proof, "host_oracle",
+                           "postcopy: the destination runs before its last page arrives, so its RAM is not compared with the source's; the stamps are checked with the guest's writer paused");
+    } else if (m->src_fd_path && m->dst_ram) {
+        img.blocks = g_ptr_array_new_with_free_func((GDestroyNotify)vmctl_migrate_block_free);
+        g_ptr_array_add(img.blocks, vmctl_migrate_block_new("pc.ram", m->src_fd_path, 0, m->dst_ram, 0, m->memory));
+        img.how = "guest RAM of both QEMUs through /proc/PID/map_files";
+    } else {
+        vmctl_json_add_str(proof, "host_oracle", "destination memory not reachable from this host: pages not compared");
     }
-    if (!m->src_running) {
-        vmctl_json_add_str(m->proof, "guest_not_asked", "the guest was paused before the migration");
-        return true;
-    }
-    if (m->strat != VMCTL_MIGRATE_POSTCOPY) {
-        phase(m->j, m->t0, "resume", "the destination runs");
-        if (virDomainResume(m->ddom) < 0) {
-            lv_error(error, "cannot resume guest '%s' on '%s'", m->j->name, m->to);
-            return false;
-        }
-    }
-    if (m->verify && m->dst_serial && g_file_test(m->dst_serial, G_FILE_TEST_EXISTS)) {
-        phase(m->j, m->t0, "guest-verify", "VERIFY on the destination's console");
-        m->guest_line = guest_command(m->dst_serial, "VERIFY", "VERIFY");
-    } else if (m->verify) {
-        vmctl_json_add_str(m->proof, "guest_oracle", "the destination's console is not reachable from this host");
+    img.src_ram = g_strdup(m->src_fd_path);
+    img.dst_ram = g_strdup(m->dst_ram);
+    vmctld_migration_compare(mg, &img);
+}
+
+static void lvm_images(VmctldMigration *mg)
+{
+    lvm_run(mg, lvm_find_images, lvm_images_found);
+}
+
+/* The tiny guest's writer goes on, if it was held. */
+static bool lvm_release(void *data, GError **error)
+{
+    LvMigration *m = data;
+
+    if (m->writer_held) {
+        g_autofree char *resumed = guest_command(m->dst_serial, "RESUME", "OK");
+
+        vmctl_json_add_str(m->notes, "guest_resume", resumed);
+        m->writer_held = false;
     }
     return true;
+}
+
+/* The destination runs (precopy left it paused). */
+static bool lvm_run_destination(void *data, GError **error)
+{
+    LvMigration *m = data;
+
+    lvm_release(m, error);
+    m->resumed = true;
+    if (m->strat != VMCTL_MIGRATE_POSTCOPY && virDomainResume(m->ddom) < 0) {
+        lv_error(error, "cannot resume guest '%s' on '%s'", m->job.name, m->to);
+        return false;
+    }
+    return true;
+}
+
+static void lvm_resume(VmctldMigration *mg)
+{
+    lvm_run(mg, lvm_run_destination, NULL);
+}
+
+static char *lvm_console(VmctldMigration *mg)
+{
+    LvMigration *m = vmctld_migration_data(mg);
+
+    return m->dst_serial && g_file_test(m->dst_serial, G_FILE_TEST_EXISTS) ? g_strdup(m->dst_serial) : NULL;
 }
 
 static json_object *lvm_stats(const LvMigration *m)
@@ -1031,60 +1125,73 @@ static json_object *lvm_stats(const LvMigration *m)
     return s;
 }
 
-static json_object *lvm_result(LvMigration *m)
+static void lvm_result(VmctldMigration *mg, json_object *r)
 {
-    const char *verdict = m->verify ? vmctl_migrate_conclude(m->proof, m->compared, m->pages_differ, m->stamp_bad,
-                                                             m->guest_line)
-                                    : "UNVERIFIED";
-    json_object *kept = json_object_object_get(m->proof, "kept");
-    json_object *r = vmctl_migrate_result_new(m->j->name, m->to, m->strat, verdict, m->qemu_version, lvm_accel(m),
-                                              lvm_backing(m));
+    LvMigration *m = vmctld_migration_data(mg);
 
-    phase(m->j, m->t0, "verdict", verdict);
     vmctl_json_add_str(r, "driver", "libvirt");
-    vmctl_json_add_str(r, "from", m->j->lv->uri);
+    vmctl_json_add_str(r, "from", m->job.lv->uri);
     vmctl_json_add_str(r, "migrate_uri", m->muri);
     json_object_object_add(r, "stats", lvm_stats(m));
-    if (m->verify)
-        json_object_object_add(r, "verify", json_object_get(m->proof));
-    if (kept)
-        vmctl_json_add_str(r, "kept", json_object_get_string(kept));
+}
+
+/* The guest is the destination's: libvirt handed it over already. */
+static void lvm_hand_over(VmctldMigration *mg)
+{
+    LvMigration *m = vmctld_migration_data(mg);
+    json_object *r = vmctld_migration_result(mg);
+
+    vmctl_json_add_str(r, "destination", m->to);
+    if (m->dst_pid)
+        vmctl_json_add_i64(r, "pid", m->dst_pid);
+    vmctld_migration_done(mg, r, NULL);
+}
+
+static void lvm_kept(VmctldMigration *mg, void *data)
+{
+    LvMigration *m = data;
+    const GError *failure = vmctld_migration_failure(mg);
+    json_object *r;
+
+    if (failure) {
+        vmctld_migration_done(mg, NULL, g_error_copy(failure));
+        return;
+    }
+
+    /* the source is gone by now (libvirt's confirm phase ended it): a
+     * destination whose memory differs is kept paused, never run */
+    if (!m->resumed)
+        vmctl_json_add_str(vmctld_migration_proof(mg), "kept",
+                           "destination paused and not resumed: its memory differs from the source's, which libvirt has already ended");
+    r = vmctld_migration_result(mg);
+    if (!m->resumed)
+        vmctl_json_add_str(r, "kept", json_object_get_string(json_object_object_get(vmctld_migration_proof(mg), "kept")));
     else
         vmctl_json_add_str(r, "destination", m->to);
     if (m->dst_pid)
         vmctl_json_add_i64(r, "pid", m->dst_pid);
-    vmctl_json_add_u64(r, "elapsed_ms", (vmctl_now_ns() - m->t0) / 1000000);
-    return r;
+    vmctld_migration_done(mg, r, NULL);
 }
 
-static json_object *do_migrate(Job *j, virConnectPtr conn, GError **error)
+/* A failure: libvirt has rolled the source back (or never moved it). A
+ * FAIL verdict: see lvm_kept. Either way a held writer goes on first. */
+static void lvm_keep(VmctldMigration *mg)
 {
-    json_object *jv = json_object_object_get(j->args, "verify");
-    LvMigration m = {
-        .j = j,
-        .to = json_object_get_string(json_object_object_get(j->args, "to")),
-        .fault = json_object_get_string(json_object_object_get(j->args, "fault")),
-        .verify = jv ? json_object_get_boolean(jv) : true,
-        .strat = VMCTL_MIGRATE_PRECOPY,
-        .proof = json_object_new_object(),
-        .src_fd = -1,
-        .t0 = vmctl_now_ns(),
-    };
-    json_object *r = NULL;
-
-    m.dom = lv_lookup(conn, j->lv->uri, j->name, error);
-    if (m.dom && lvm_check_args(&m, error) && lvm_check_guest(&m, conn, error) && lvm_prepare(&m, error) &&
-        lvm_transfer(&m, error) && lvm_prove(&m, error)) {
-        if (m.src_fd >= 0) { /* the source's RAM is not needed any more */
-            close(m.src_fd);
-            m.src_fd = -1;
-        }
-        if (lvm_hand_over(&m, error))
-            r = lvm_result(&m);
-    }
-    lvm_clear(&m);
-    return r;
+    lvm_run(mg, lvm_release, lvm_kept);
 }
+
+static const VmctldMigrationTransport lvm_transport = {
+    .driver = "libvirt",
+    .destination = lvm_destination,
+    .transfer = lvm_transfer,
+    .images = lvm_images,
+    .resume = lvm_resume,
+    .console = lvm_console,
+    .hand_over = lvm_hand_over,
+    .keep = lvm_keep,
+    .result = lvm_result,
+    .free = lvm_free,
+};
 
 /* --- the commands ---------------------------------------------------------- */
 
@@ -1122,39 +1229,38 @@ void vmctld_libvirt_cmd_migrate(VmctldServer *srv, json_object *args, VmctldCall
 {
     VmctldLibvirt *lv = data;
     json_object *jname = args ? json_object_object_get(args, "name") : NULL;
-    const char *name = jname ? json_object_get_string(jname) : NULL;
-    g_autoptr(GTask) task = NULL;
-    Job *j;
+    json_object *jv = args ? json_object_object_get(args, "verify") : NULL;
+    g_autoptr(GError) err = NULL;
+    VmctldMigration *mg;
+    LvMigration *m;
 
-    if (!name || !json_object_is_type(jname, json_type_string)) {
-        g_autoptr(GError) e = g_error_new(VMCTL_ERROR, VMCTL_ERROR_INVALID, "argument 'name' must be a guest name");
-        vmctld_call_error(call, e);
+    if (!jname || !json_object_is_type(jname, json_type_string)) {
+        g_set_error(&err, VMCTL_ERROR, VMCTL_ERROR_INVALID, "argument 'name' must be a guest name");
+        vmctld_call_error(call, err);
         return;
     }
-    {
-        g_autoptr(GError) e = NULL;
-
-        if (!vmctl_migrate_args_check(args, &e)) {
-            vmctld_call_error(call, e);
-            return;
-        }
-    }
-    if (g_hash_table_contains(lv->migrating, name)) {
-        g_autoptr(GError) e = g_error_new(VMCTL_ERROR, VMCTL_ERROR_INVALID, "guest '%s' is already being migrated", name);
-        vmctld_call_error(call, e);
+    if (!vmctl_migrate_args_check(args, &err)) {
+        vmctld_call_error(call, err);
         return;
     }
-    g_hash_table_add(lv->migrating, g_strdup(name));
-    j = g_new0(Job, 1);
-    j->lv = lv;
-    j->call = call;
-    j->args = json_object_get(args);
-    j->name = g_strdup(name);
-    j->fn = do_migrate;
-    j->migration = true;
-    task = g_task_new(NULL, NULL, job_done, NULL);
-    g_task_set_task_data(task, j, (GDestroyNotify)job_free);
-    g_task_run_in_thread(task, job_thread);
+    m = g_new0(LvMigration, 1);
+    m->job.lv = lv;
+    m->job.call = call;
+    m->job.args = json_object_get(args);
+    m->job.name = g_strdup(json_object_get_string(jname));
+    m->to = json_object_get_string(json_object_object_get(args, "to"));
+    m->fault = json_object_get_string(json_object_object_get(args, "fault"));
+    m->verify = jv ? json_object_get_boolean(jv) : true;
+    m->strat = VMCTL_MIGRATE_PRECOPY;
+    m->notes = json_object_new_object();
+    m->src_fd = -1;
+    m->t0 = vmctl_now_ns();
+    if (!lvm_check_args(m, &err) || !(mg = vmctld_migration_new(call, m->job.name, &lvm_transport, m, &err))) {
+        lvm_free(m);
+        vmctld_call_error(call, err);
+        return;
+    }
+    lvm_run(mg, lvm_check_guest, lvm_checked);
 }
 
 VmctldLibvirt *vmctld_libvirt_new(const VmctldLibvirtConfig *cfg, GError **error)
@@ -1174,7 +1280,6 @@ VmctldLibvirt *vmctld_libvirt_new(const VmctldLibvirtConfig *cfg, GError **error
     lv->uri = g_strdup(cfg->uri);
     lv->run_dir = g_build_filename(cfg->state_dir, "libvirt", NULL);
     lv->qemu = g_strdup(cfg->qemu);
-    lv->migrating = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     if (g_mkdir_with_parents(lv->run_dir, 0700) < 0) {
         g_set_error(error, VMCTL_ERROR, VMCTL_ERROR_FAILED, "cannot create '%s': %s", lv->run_dir, g_strerror(errno));
         vmctld_libvirt_free(lv);
@@ -1189,7 +1294,6 @@ void vmctld_libvirt_free(VmctldLibvirt *lv)
 {
     if (!lv)
         return;
-    g_hash_table_unref(lv->migrating);
     g_free(lv->uri);
     g_free(lv->run_dir);
     g_free(lv->image_dir);

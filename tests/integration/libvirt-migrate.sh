@@ -63,6 +63,8 @@ mig() {
     rc=$?
     out=$(tail -n 1 "$TEST_TMP/mig.out")
 }
+# phases FILE: a migration's phases in order, on one line
+phases() { jq -r 'select(.event == "migration-phase") | .data.phase' "$1" | tr '\n' ' ' | sed 's/ $//'; }
 use_vmctld() { export VMCTL_SOCKET="$TEST_TMP/run-$1/vmctld.sock"; }
 export VMCTL_STATE_DIR="$TEST_TMP/state"
 
@@ -116,6 +118,9 @@ is "0 pages differ" "$(printf '%s' "$out" | jq -r .verify.pages.pages_differ 2>&
 check "the stamps were checked on the destination, none bad" \
     test "$(printf '%s' "$out" | jq -r '[.verify.stamps.checked > 0, .verify.stamps.bad == 0] | all' 2>&1)" = true
 like "the guest's VERIFY on the destination" "$(printf '%s' "$out" | jq -r .verify.guest 2>&1)" '^VERIFY ok pages='
+# one pipeline: the proof's phases and the pause it added, as local migration gives them
+is "the phases, as local migration's" "$(phases "$TEST_TMP/mig.out")" "migrate completed compare resume guest-verify verdict"
+check "the pause the proof added is reported" test "$(printf '%s' "$out" | jq -r '.verify.verification_pause_ms >= .verify.pages.compare_ms' 2>&1)" = true
 diag "a -> b: $(printf '%s' "$out" | jq -c '{elapsed_ms, stats, pages: .verify.pages.pages, differ: .verify.pages.pages_differ, guest: .verify.guest}' 2>/dev/null)"
 is "the domain runs in b" "$(Vb domstate $G 2>&1)" running
 check "and is gone from a" sh -c "! virsh -q -c '$LV_URI_a' domstate $G >/dev/null 2>&1"

@@ -52,6 +52,9 @@ for rate in idle 5000 50000 0; do
         "$(echo "$out" | jq -c '.verify | [(.pages.compare_ms | type), .pages.compare_bytes_per_s > 0, .verification_pause_ms >= .pages.compare_ms]')" \
         '["number",true,true]'
     like "rate $rate: guest VERIFY ok" "$(echo "$out" | jq -r .verify.guest)" '^VERIFY ok pages=[0-9]+$'
+    # one pipeline: from the transfer's end on, the libvirt driver's phases too (libvirt-migrate.sh)
+    is "rate $rate: the phases" "$(jq -r 'select(.event == "migration-phase") | .data.phase' "$TEST_TMP/mig.out" | tr '\n' ' ')" \
+        "destination migrate completed compare resume guest-verify verdict hand-over "
     diag "rate $rate: $(echo "$out" | jq -c '.stats')"
     new_ram=$(info m1 .spec.backend)
     like "rate $rate: the name runs on a new backing" "$new_ram" "^$TEST_TMP/m1.ram.dst-[0-9]+$"
