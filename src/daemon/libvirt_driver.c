@@ -2,14 +2,16 @@
  *
  * Each command is a Job run in a GTask worker thread with its own
  * virConnect; its reply (and any progress event) is handed back to the
- * main loop. A migration runs virDomainMigrateToURI3 (live, peer-to-peer,
- * the destination left paused) in its worker while a second thread polls
+ * main loop. A migration is the libvirt transport of the daemon's
+ * migration pipeline (daemon/migration.h): each libvirt call is a step in
+ * a worker; the transfer runs virDomainMigrateToURI3 (live, peer-to-peer,
+ * the destination left paused) while a second thread polls
  * virDomainGetJobStats for progress, the postcopy switch, the timeout and
- * a client that went away. The proof then compares the source's RAM, kept
- * open through /proc/PID/map_files before the migration (the source QEMU
- * is gone once libvirt confirms), with the paused destination's RAM, checks
- * the tiny guest's stamps, resumes the destination and asks the guest's
- * VERIFY over the serial socket given to the destination. */
+ * a client that went away. The images it gives the pipeline's proof are
+ * the source's RAM, kept open through /proc/PID/map_files before the
+ * migration (the source QEMU is gone once libvirt confirms), and the paused
+ * destination's; the destination's console is the serial socket given to
+ * it in its XML. */
 #include "config.h"
 
 #include "daemon/libvirt_driver.h"
