@@ -1051,6 +1051,7 @@ static void lvm_images_found(VmctldMigration *mg, void *data)
     json_object *proof = vmctld_migration_proof(mg);
     VmctldMigrationImages img = { 0 };
 
+    img.dst_runs = m->strat == VMCTL_MIGRATE_POSTCOPY;
     if (m->strat == VMCTL_MIGRATE_POSTCOPY) {
         vmctl_json_add_str(proof, "host_oracle",
                            "postcopy: the destination runs before its last page arrives, so its RAM is not compared with the source's; the stamps are checked with the guest's writer paused");

@@ -26,6 +26,7 @@ typedef struct {
     char *src_ram;      /* the source's RAM image (NULL: not reachable) */
     char *dst_ram;      /* the destination's (NULL: not reachable: no stamps, no fault) */
     bool dumps;         /* the images are dumps of ours, removed after the compare */
+    bool dst_runs;      /* the destination runs meanwhile (postcopy): the proof pauses no guest */
     const char *how;    /* what the images are, for the proof's "images" (NULL: said already) */
 } VmctldMigrationImages;
 

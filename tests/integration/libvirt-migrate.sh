@@ -210,6 +210,7 @@ is "postcopy a -> b: PASS-UNCOMPARED on stamps and VERIFY (exit 0)" "$rc:$(print
 is "postcopy was switched to" "$(printf '%s' "$out" | jq -r .stats.postcopy 2>&1)" true
 is "the result says the pages were not compared" "$(printf '%s' "$out" | jq -r .verify.pages_compared 2>&1)" false
 like "and why" "$(printf '%s' "$out" | jq -r .verify.host_oracle 2>&1)" '^postcopy: the destination runs before its last page arrives'
+is "no verification pause is reported: the destination ran meanwhile" "$(printf '%s' "$out" | jq -r '.verify | has("verification_pause_ms")' 2>&1)" false
 check "the stamps were checked on the destination with its writer paused, none bad" \
     test "$(printf '%s' "$out" | jq -r '[.verify.stamps.checked > 0, .verify.stamps.bad == 0, (.verify.guest_pause | startswith("OK"))] | all' 2>&1)" = true
 like "the guest's VERIFY on the destination" "$(printf '%s' "$out" | jq -r .verify.guest 2>&1)" '^VERIFY ok pages='
