@@ -227,8 +227,11 @@ is "memfd, auto: verified through dumps, 0 of 32768 pages differ, VERIFY ok" \
     "$(echo "$out" | jq -c '[.verdict, .verify.images, .verify.pages.pages, .verify.pages.pages_differ, (.verify.guest | startswith("VERIFY ok"))]')" \
     '["PASS","pmemsave dumps of guest-physical RAM",32768,0,true]'
 is "memfd, auto: the dirty rate was measured with dirty-bitmap under KVM" "$(echo "$out" | jq -r .dirty_rate.mode)" dirty-bitmap
+# the link's throughput, never below QEMU's 128 MiB/s (a lab under load
+# measured its memcpy below that: the value is then QEMU's default, set explicitly)
 is "memfd, auto: max-bandwidth set explicitly, with its reason" \
-    "$(echo "$out" | jq -c '[.decisions[] | select(.what == "max-bandwidth") | (.value > 134217728), (.why | test("link"))]')" '[true,true]'
+    "$(echo "$out" | jq -c '[.decisions[] | select(.what == "max-bandwidth") | (.value >= 134217728), (.why | test("link"))]')" '[true,true]'
+diag "memfd, auto: $(echo "$out" | jq -c '.decisions[] | select(.what == "max-bandwidth")')"
 is "memfd, auto: QEMU's downtime-limit is a share of the downtime promised, both with reasons" \
     "$(echo "$out" | jq -c '[.downtime_promise.limit_ms < .downtime_promise.promised_ms, .downtime_promise.promised_ms >= 300,
         ([.decisions[] | select(.what == "downtime-limit" or .what == "downtime-promised") | .value] == [.downtime_promise.promised_ms, .downtime_promise.limit_ms])]')" \
