@@ -544,11 +544,6 @@ void vmctld_migration_done(Migration *m, json_object *result, GError *error)
         g_error_free(error);
 }
 
-const char *vmctld_migration_name(const Migration *m)
-{
-    return m->name;
-}
-
 void *vmctld_migration_data(const Migration *m)
 {
     return m->tp_data;
@@ -562,11 +557,6 @@ json_object *vmctld_migration_proof(const Migration *m)
 const GError *vmctld_migration_failure(const Migration *m)
 {
     return m->failure;
-}
-
-const char *vmctld_migration_verdict(const Migration *m)
-{
-    return m->verdict;
 }
 
 /* --- a migration's start and end ------------------------------------------- */

@@ -85,11 +85,9 @@ void vmctld_migration_completed(VmctldMigration *m);
 /* the reply: a result or an error (stolen) */
 void vmctld_migration_done(VmctldMigration *m, json_object *result, GError *error);
 
-const char *vmctld_migration_name(const VmctldMigration *m);
 void *vmctld_migration_data(const VmctldMigration *m);
 json_object *vmctld_migration_proof(const VmctldMigration *m);
 const GError *vmctld_migration_failure(const VmctldMigration *m);
-const char *vmctld_migration_verdict(const VmctldMigration *m);
 uint64_t vmctld_migration_elapsed_ms(const VmctldMigration *m);
 void vmctld_migration_phase(VmctldMigration *m, const char *name, const char *detail);
 /* the result's common members; the transport's result() adds its own */
